@@ -1,0 +1,88 @@
+"""The cache pipeline's steps: claim a page, cache its article data, cache every page that links to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.errors import WikiPageNotFound, WikiRoamError
+from functions.messages import PageRef
+from functions.store import BacklinksStatus, LinkRecord, LinkStore, PageStore
+from functions.wiki import WikiClient
+
+# How long a claim keeps other executions off a page; past it, a stalled execution's page can be taken over.
+LEASE_SECONDS = 15 * 60
+# Stop fetching backlinks while this much of the invocation's time is left, so progress is saved cleanly.
+TIME_MARGIN_SECONDS = 10.0
+
+
+class BacklinksNotFinished(WikiRoamError):
+    """The invocation ran short of time; progress is saved and a retry resumes from there."""
+
+
+@dataclass(frozen=True)
+class CacheSteps:
+    """The three steps, sharing the wiki client and the two tables."""
+
+    wiki: WikiClient
+    pages: PageStore
+    links: LinkStore
+    max_backlinks: int
+    clock: Callable[[], float]
+
+    def start(self, page: PageRef, owner: str) -> dict[str, Any]:
+        """Claim the page for this execution, or say why there is nothing to do."""
+        if self.pages.claim(page.pageid, page.title, owner, self.clock(), LEASE_SECONDS):
+            return {"proceed": True, "reason": "claimed"}
+        record = self.pages.get(page.pageid)
+        reason = "cached" if record is not None and record.cached else "in_progress"
+        return {"proceed": False, "reason": reason}
+
+    def info(self, page: PageRef, owner: str) -> dict[str, Any]:
+        """Fetch the article's text, thumbnail and URL and write them; a page gone from the wiki is released."""
+        try:
+            article = self.wiki.page(page.pageid)
+        except WikiPageNotFound:
+            self.pages.release(page.pageid, owner)
+            return {"found": False}
+        self.pages.save_info(
+            pageid=page.pageid,
+            owner=owner,
+            title=article.title,
+            extract=article.extract,
+            url=article.url,
+            thumbnail=article.thumbnail,
+            lastrevid=article.lastrevid,
+            cached_at=datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="seconds"),
+        )
+        return {"found": True, "title": article.title}
+
+    def backlinks(self, page: PageRef, owner: str, seconds_left: Callable[[], float]) -> dict[str, Any]:
+        """Cache every article linking to the page, saving progress after each batch so a retry resumes."""
+        record = self.pages.get(page.pageid)
+        resume = record.backlinks_resume if record is not None else None
+        count = record.backlinks_count if record is not None and resume is not None else 0
+        requests_before = self.wiki.stats.requests
+        title = record.title if record is not None and record.title else page.title
+        for batch in self.wiki.backlinks(page.pageid, resume=resume):
+            count += self.links.put_many(
+                LinkRecord(fromid=b.pageid, from_title=b.title, toid=page.pageid, to_title=title)
+                for b in batch.backlinks
+            )
+            status: BacklinksStatus
+            if batch.resume is None:
+                status = "complete"
+            elif count >= self.max_backlinks:
+                status = "partial"
+            else:
+                status = "pending"
+            self.pages.save_backlinks_progress(
+                pageid=page.pageid, owner=owner, count=count, status=status, resume=batch.resume
+            )
+            if status != "pending":
+                return {"status": status, "count": count, "wiki_requests": self.wiki.stats.requests - requests_before}
+            if seconds_left() < TIME_MARGIN_SECONDS:
+                raise BacklinksNotFinished(f"page {page.pageid}: {count} backlinks cached so far; a retry resumes")
+        raise AssertionError("the wiki's backlinks ended without a final batch")  # pragma: no cover

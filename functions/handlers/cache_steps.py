@@ -1,0 +1,76 @@
+"""The three cache step functions: each is a Step Functions task invoked with `lambda:invoke`.
+
+They share one module because they share their environment and clients; each deployed function names its
+own entry point (`start`, `info`, `backlinks`), and only that one runs in its sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+
+from functions.caching import CacheSteps
+from functions.messages import parse_task_event
+from functions.settings import cache_settings
+from functions.store import LinkStore, PageStore
+from functions.wiki import WikiClient
+
+# Background work: be the first to back off when the wiki's replicas lag (API etiquette).
+ETL_MAXLAG_SECONDS = 5
+
+
+def build(env: Mapping[str, str]) -> CacheSteps:
+    """The steps, wired from the environment."""
+    settings = cache_settings(env)
+    dynamodb = boto3.client("dynamodb")
+    return CacheSteps(
+        wiki=WikiClient(
+            settings.wiki.api_url,
+            contact=settings.wiki.contact,
+            timeout=settings.wiki.timeout_seconds,
+            maxlag=ETL_MAXLAG_SECONDS,
+        ),
+        pages=PageStore(dynamodb, settings.pages_table),
+        links=LinkStore(dynamodb, settings.links_table),
+        max_backlinks=settings.max_backlinks,
+        clock=time.time,
+    )
+
+
+_steps: CacheSteps | None = None
+
+
+def _get_steps() -> CacheSteps:
+    global _steps  # noqa: PLW0603 (one instance per sandbox, reused across invocations)
+    if _steps is None:
+        _steps = build(os.environ)
+    return _steps
+
+
+def _seconds_left(context: Any) -> Callable[[], float]:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return lambda: float("inf")
+    return lambda: float(remaining()) / 1000.0
+
+
+def start(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """CacheStart: claim the page, or stop because it is cached or being cached."""
+    task = parse_task_event(event)
+    return _get_steps().start(task.page, task.context.execution_id)
+
+
+def info(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """CacheInfo: write the article's data."""
+    task = parse_task_event(event)
+    return _get_steps().info(task.page, task.context.execution_id)
+
+
+def backlinks(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """CacheBacklinks: write every link to the page."""
+    task = parse_task_event(event)
+    return _get_steps().backlinks(task.page, task.context.execution_id, _seconds_left(context))

@@ -1,0 +1,58 @@
+"""SNS cache requests in, one cache pipeline execution per page out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+
+from functions.errors import InvalidCacheRequest
+from functions.messages import CacheRequest, PipelineStarter
+from functions.settings import trigger_settings
+
+
+class Trigger:
+    """Starts the pipeline for every page of every request in an SNS event."""
+
+    def __init__(self, starter: PipelineStarter) -> None:
+        self._starter = starter
+
+    def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        """Validate every record first, so a bad one starts nothing rather than half of the event."""
+        requests = [(message_id, CacheRequest.from_json(body)) for message_id, body in _sns_messages(event)]
+        executions = []
+        for message_id, request in requests:
+            executions.extend(self._starter.start(request.pages, request.reason, message_id))
+        return {"executions": executions}
+
+
+def _sns_messages(event: Mapping[str, Any]) -> list[tuple[str, str]]:
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list) or not records:
+        raise InvalidCacheRequest("the event has no SNS Records")
+    messages = []
+    for record in records:
+        sns = record.get("Sns") if isinstance(record, dict) else None
+        if not isinstance(sns, dict) or not isinstance(sns.get("Message"), str):
+            raise InvalidCacheRequest("an event record is not an SNS notification with a Message")
+        messages.append((str(sns.get("MessageId") or ""), sns["Message"]))
+    return messages
+
+
+def build(env: Mapping[str, str]) -> Trigger:
+    """The trigger function's handler, wired from its environment."""
+    settings = trigger_settings(env)
+    return Trigger(PipelineStarter(boto3.client("stepfunctions"), settings.state_machine_arn))
+
+
+_trigger: Trigger | None = None
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point."""
+    global _trigger  # noqa: PLW0603 (one instance per sandbox, reused across invocations)
+    if _trigger is None:
+        _trigger = build(os.environ)
+    return _trigger(event, context)

@@ -1,0 +1,162 @@
+"""The messages between the parts of the pipeline: cache requests on SNS and the state machine's input."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from functions.errors import InvalidCacheRequest, InvalidTaskPayload
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+Reason = Literal["search", "page"]
+MAX_PAGES_PER_REQUEST = 50
+_EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """A page named by id, with its title for logs and link records."""
+
+    pageid: int
+    title: str
+
+
+@dataclass(frozen=True)
+class CacheRequest:
+    """Pages a reader has seen that are not cached yet; one SNS message per search or page view."""
+
+    pages: tuple[PageRef, ...]
+    reason: Reason
+
+    def to_json(self) -> str:
+        """The SNS message body."""
+        return json.dumps(
+            {"pages": [{"pageid": p.pageid, "title": p.title} for p in self.pages], "reason": self.reason},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, body: str) -> CacheRequest:
+        """Parse an SNS message body; `InvalidCacheRequest` says what is wrong with it."""
+        try:
+            data = json.loads(body)
+        except (TypeError, ValueError):
+            raise InvalidCacheRequest("the cache request is not JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidCacheRequest("the cache request is not a JSON object")
+        reason = data.get("reason")
+        if reason not in ("search", "page"):
+            raise InvalidCacheRequest(f"the cache request's reason {reason!r} is not 'search' or 'page'")
+        raw_pages = data.get("pages")
+        if not isinstance(raw_pages, list) or not 1 <= len(raw_pages) <= MAX_PAGES_PER_REQUEST:
+            raise InvalidCacheRequest(f"the cache request needs 1 to {MAX_PAGES_PER_REQUEST} pages")
+        return cls(pages=tuple(page_ref(p, InvalidCacheRequest) for p in raw_pages), reason=reason)
+
+
+def page_ref(raw: Any, error: type[Exception]) -> PageRef:
+    """A `PageRef` from `{"pageid": int, "title": str}`, or `error` naming what is wrong."""
+    if not isinstance(raw, dict):
+        raise error(f"a page must be an object with pageid and title, not {raw!r:.80}")
+    pageid, title = raw.get("pageid"), raw.get("title")
+    if isinstance(pageid, bool) or not isinstance(pageid, int) or pageid <= 0:
+        raise error(f"a page's pageid must be a positive integer, not {pageid!r:.40}")
+    if not isinstance(title, str) or not title.strip():
+        raise error(f"page {pageid} has no title")
+    return PageRef(pageid=pageid, title=title)
+
+
+def execution_input(page: PageRef, reason: Reason) -> dict[str, Any]:
+    """The state machine's input for caching one page."""
+    return {"page": {"pageid": page.pageid, "title": page.title}, "reason": reason}
+
+
+def execution_name(page: PageRef, message_id: str) -> str:
+    """A name unique per page and SNS message (80 characters of [A-Za-z0-9_-] at most, as AWS requires)."""
+    return f"{page.pageid}-{_EXECUTION_NAME_UNSAFE.sub('', message_id)}"[:80]
+
+
+@dataclass(frozen=True)
+class StateContext:
+    """The part of the Step Functions context object each task receives."""
+
+    execution_id: str
+    state_name: str
+    entered_time: str
+    retry_count: int
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """A cache step's payload: the page, the whole state input, and the state's context."""
+
+    page: PageRef
+    state: Mapping[str, Any]
+    context: StateContext
+
+
+def parse_task_event(event: Any) -> TaskEvent:
+    """Parse `{"input": <state input>, "context": {...}}`; `InvalidTaskPayload` says what is wrong."""
+    if not isinstance(event, dict):
+        raise InvalidTaskPayload("the task payload is not a JSON object")
+    state, context = event.get("input"), event.get("context")
+    if not isinstance(state, dict):
+        raise InvalidTaskPayload("the task payload has no 'input' object (the state's input)")
+    if not isinstance(context, dict):
+        raise InvalidTaskPayload("the task payload has no 'context' object (the state's context)")
+    fields = ("execution_id", "state_name", "entered_time")
+    missing = [f for f in fields if not isinstance(context.get(f), str) or not context[f]]
+    retry_count = context.get("retry_count")
+    if missing or isinstance(retry_count, bool) or not isinstance(retry_count, int):
+        raise InvalidTaskPayload(f"the task payload's context lacks {', '.join(missing) or 'retry_count'}")
+    return TaskEvent(
+        page=page_ref(state.get("page"), InvalidTaskPayload),
+        state=state,
+        context=StateContext(
+            execution_id=context["execution_id"],
+            state_name=context["state_name"],
+            entered_time=context["entered_time"],
+            retry_count=retry_count,
+        ),
+    )
+
+
+class CacheRequestPublisher:
+    """Publishes cache requests to the SNS topic."""
+
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+        self.published = 0
+
+    def publish(self, request: CacheRequest) -> str:
+        """Publish one request; returns the SNS message id."""
+        response = self._client.publish(TopicArn=self._topic_arn, Message=request.to_json())
+        self.published += 1
+        return response["MessageId"]
+
+
+class PipelineStarter:
+    """Starts cache pipeline executions."""
+
+    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
+        self._client = client
+        self._state_machine_arn = state_machine_arn
+
+    def start(self, pages: Sequence[PageRef], reason: Reason, message_id: str) -> list[str]:
+        """Start one execution per page; returns their ARNs."""
+        arns = []
+        for page in pages:
+            response = self._client.start_execution(
+                stateMachineArn=self._state_machine_arn,
+                name=execution_name(page, message_id),
+                input=json.dumps(execution_input(page, reason), ensure_ascii=False),
+            )
+            arns.append(response["executionArn"])
+        return arns

@@ -1,0 +1,104 @@
+"""What a reader can ask: search, a page, the pages linking to it. Cache misses become cache requests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.caching import LEASE_SECONDS
+from functions.errors import WikiPageNotFound
+from functions.messages import CacheRequest, CacheRequestPublisher, PageRef, Reason
+from functions.store import LinkStore, PageRecord, PageStore
+from functions.wiki import WikiClient, WikiPage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The api function's logic, with its collaborators injected."""
+
+    wiki: WikiClient
+    pages: PageStore
+    links: LinkStore
+    publisher: CacheRequestPublisher
+    search_limit: int
+    clock: Callable[[], float]
+
+    def search(self, term: str) -> dict[str, Any]:
+        """Search the wiki, say which results are cached, and request caching of the others."""
+        found = self.wiki.search(term, limit=self.search_limit)
+        records = self.pages.get_many([p.pageid for p in found]) if found else {}
+        results = []
+        for page in found:
+            record = records.get(page.pageid)
+            results.append({**_card(page), "cached": record is not None and record.cached})
+        self._request_caching([p for p in found if self._needs_caching(records.get(p.pageid))], "search")
+        return {"query": term, "results": results}
+
+    def page(self, pageid: int) -> dict[str, Any] | None:
+        """A page from the cache, or from the wiki with caching requested; None when the wiki has no such page."""
+        record = self.pages.get(pageid)
+        if record is not None and record.cached_at is not None:
+            return {
+                "pageid": record.pageid,
+                "title": record.title,
+                "extract": record.extract,
+                "url": record.url,
+                "thumbnail": record.thumbnail,
+                "cached_at": record.cached_at,
+                "backlinks_status": record.backlinks_status,
+                "backlinks_count": record.backlinks_count,
+            }
+        try:
+            page = self.wiki.page(pageid)
+        except WikiPageNotFound:
+            return None
+        if self._needs_caching(record):
+            self._request_caching([page], "page")
+        return {**_card(page), "cached_at": None, "backlinks_status": "pending", "backlinks_count": None}
+
+    def backlinks(self, pageid: int, cursor: str | None, limit: int) -> dict[str, Any] | None:
+        """One page of cached backlinks; None when the page is not in the cache at all."""
+        record = self.pages.get(pageid)
+        if record is None:
+            return None
+        links, next_cursor = self.links.backlinks(pageid, cursor=cursor, limit=limit)
+        return {
+            "pageid": pageid,
+            "backlinks": [{"pageid": link.fromid, "title": link.from_title} for link in links],
+            "next_cursor": next_cursor,
+            "backlinks_status": record.backlinks_status,
+        }
+
+    def _needs_caching(self, record: PageRecord | None) -> bool:
+        if record is None:
+            return True
+        if record.cached:
+            return False
+        # A live claim means an execution is at work on it; a stale one means it stalled and needs another.
+        return record.claimed_at is None or record.claimed_at < self.clock() - LEASE_SECONDS
+
+    def _request_caching(self, pages: list[WikiPage], reason: Reason) -> None:
+        if not pages:
+            return
+        request = CacheRequest(pages=tuple(PageRef(p.pageid, p.title) for p in pages), reason=reason)
+        try:
+            self.publisher.publish(request)
+        except (BotoCoreError, ClientError):
+            # The reader still gets the answer; the pages stay uncached and the next view asks again.
+            logger.exception("could not publish a cache request for %d pages", len(pages))
+
+
+def _card(page: WikiPage) -> dict[str, Any]:
+    return {
+        "pageid": page.pageid,
+        "title": page.title,
+        "extract": page.extract,
+        "url": page.url,
+        "thumbnail": page.thumbnail,
+    }

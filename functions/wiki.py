@@ -1,0 +1,267 @@
+"""A small client of the MediaWiki Action API: search with page info, pages by id, and backlinks.
+
+It follows the API etiquette (https://www.mediawiki.org/wiki/API:Etiquette): a descriptive User-Agent with a
+contact, `formatversion=2`, `maxlag` on background work, `Retry-After` honoured on 429 and maxlag, a few
+requests in flight at most, one session reused for its connection pool.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from functions import __version__
+from functions.errors import (
+    WikiApiError,
+    WikiBadResponse,
+    WikiPageNotFound,
+    WikiRateLimited,
+    WikiUnavailable,
+)
+
+# TextExtracts serves at most 20 intro extracts per request, so a page of cards is at most 20 pages.
+MAX_PAGES_PER_REQUEST = 20
+THUMBNAIL_SIZE = 320
+MAX_IN_FLIGHT = 4
+_NOT_FOUND_CODES = frozenset({"missingtitle", "nosuchpageid", "invalidtitle"})
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class WikiPage:
+    """One article as the cards and the pages table need it."""
+
+    pageid: int
+    title: str
+    extract: str
+    url: str
+    thumbnail: str | None
+    lastrevid: int | None
+
+
+@dataclass(frozen=True)
+class Backlink:
+    """A page that links to another."""
+
+    pageid: int
+    title: str
+
+
+@dataclass(frozen=True)
+class BacklinkBatch:
+    """One response's worth of backlinks and the token that resumes after it (None at the end)."""
+
+    backlinks: tuple[Backlink, ...]
+    resume: Mapping[str, str] | None
+
+
+@dataclass
+class WikiStats:
+    """What the client did, cheap to count: requests sent, retries and the reasons for them."""
+
+    requests: int = 0
+    retries: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def user_agent(contact: str) -> str:
+    """The User-Agent the wiki's operators see: who we are, how to reach the operator, and our HTTP library."""
+    return f"WikiRoam/{__version__} ({contact}) requests/{requests.__version__}"
+
+
+class WikiClient:
+    """Calls one wiki's api.php; raises `WikiError` subclasses instead of returning bad data."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        contact: str,
+        timeout: float = 5.0,
+        maxlag: int | None = None,
+        max_retries: int = 3,
+        max_retry_after: float = 10.0,
+        backlinks_limit: int | str = "max",
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`maxlag` is for background work (the ETL sets 5); interactive search leaves it off."""
+        self.api_url = api_url
+        self.timeout = timeout
+        self.maxlag = maxlag
+        self.max_retries = max_retries
+        self.max_retry_after = max_retry_after
+        self.backlinks_limit = backlinks_limit
+        self.stats = WikiStats()
+        self._sleep = sleep
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = user_agent(contact)
+        self._session.headers["Accept"] = "application/json"
+        self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+
+    def search(self, term: str, *, limit: int = 10) -> list[WikiPage]:
+        """The wiki's best matches for `term` with their extracts, thumbnails and URLs, in rank order."""
+        if not 1 <= limit <= MAX_PAGES_PER_REQUEST:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGES_PER_REQUEST}, not {limit}")
+        data = self._query(
+            "search",
+            {
+                "generator": "search",
+                "gsrsearch": term,
+                "gsrlimit": str(limit),
+                "gsrnamespace": "0",
+                "gsrwhat": "text",
+                **self._page_props(limit),
+            },
+        )
+        pages = data.get("query", {}).get("pages", [])
+        ranked = sorted((p for p in pages if not p.get("missing")), key=lambda p: p.get("index", 0))
+        return [_page(p) for p in ranked]
+
+    def pages(self, pageids: Sequence[int]) -> dict[int, WikiPage]:
+        """The pages with these ids, keyed by id; ids the wiki does not have are absent."""
+        found: dict[int, WikiPage] = {}
+        for start in range(0, len(pageids), MAX_PAGES_PER_REQUEST):
+            chunk = pageids[start : start + MAX_PAGES_PER_REQUEST]
+            data = self._query(
+                "pages",
+                {"pageids": "|".join(str(i) for i in chunk), "redirects": "1", **self._page_props(len(chunk))},
+            )
+            for raw in data.get("query", {}).get("pages", []):
+                if not raw.get("missing") and not raw.get("invalid") and "pageid" in raw:
+                    page = _page(raw)
+                    found[page.pageid] = page
+        return found
+
+    def page(self, pageid: int) -> WikiPage:
+        """One page by id, or `WikiPageNotFound`."""
+        found = self.pages([pageid])
+        if not found:
+            raise WikiPageNotFound("nosuchpageid", f"There is no page with ID {pageid}.")
+        # A redirect's id resolves to its target, so answer with whatever page the wiki resolved it to.
+        return found.get(pageid) or next(iter(found.values()))
+
+    def backlinks(self, pageid: int, *, resume: Mapping[str, str] | None = None) -> Iterator[BacklinkBatch]:
+        """Every article linking to `pageid`, one batch per response, following `continue` to the end.
+
+        Each batch carries the token that resumes right after it, so a caller that stops (a timeout, a
+        throttled write) can store the token and carry on later without refetching what it has.
+        """
+        params = {
+            "list": "backlinks",
+            "blpageid": str(pageid),
+            "blnamespace": "0",
+            "bllimit": str(self.backlinks_limit),
+        }
+        token: Mapping[str, str] | None = resume
+        while True:
+            # The continue object is opaque: echo every key back as the API asks.
+            data = self._query("backlinks", {**params, **(token or {})})
+            links = tuple(
+                Backlink(pageid=int(b["pageid"]), title=str(b["title"]))
+                for b in data.get("query", {}).get("backlinks", [])
+            )
+            raw_continue = data.get("continue")
+            token = {str(k): str(v) for k, v in raw_continue.items()} if raw_continue else None
+            yield BacklinkBatch(backlinks=links, resume=token)
+            if token is None:
+                return
+
+    def _page_props(self, count: int) -> dict[str, str]:
+        return {
+            "prop": "extracts|pageimages|info",
+            "exintro": "1",
+            "explaintext": "1",
+            "exlimit": str(count),
+            "piprop": "thumbnail",
+            "pithumbsize": str(THUMBNAIL_SIZE),
+            "pilimit": str(count),
+            "inprop": "url",
+        }
+
+    def _query(self, kind: str, params: Mapping[str, str]) -> dict[str, Any]:
+        full = {"action": "query", "format": "json", "formatversion": "2", **params}
+        if self.maxlag is not None:
+            full["maxlag"] = str(self.maxlag)
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = self._attempt(kind, full)
+            if isinstance(outcome, dict):
+                return outcome
+            reason, retry_after = outcome
+            if attempt > self.max_retries:
+                error = WikiRateLimited if reason in ("429", "maxlag") else WikiUnavailable
+                raise error(f"the wiki at {self.api_url} kept failing ({reason}) after {attempt} attempts")
+            self.stats.retries += 1
+            self._sleep(retry_after if retry_after is not None else self._backoff(attempt))
+
+    def _attempt(self, kind: str, params: Mapping[str, str]) -> dict[str, Any] | tuple[str, float | None]:
+        """One request: the JSON on success, or (reason, the wiki's Retry-After) when it is worth retrying."""
+        self.stats.requests += 1
+        self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+        try:
+            with self._in_flight:
+                response = self._session.get(self.api_url, params=params, timeout=self.timeout)
+        except requests.Timeout:
+            return "timeout", None
+        except requests.ConnectionError:
+            return "connection error", None
+        if response.status_code == 429:
+            return "429", self._retry_after(response)
+        if response.status_code in _RETRY_STATUSES:
+            return f"HTTP {response.status_code}", None
+        if response.status_code != 200:
+            raise WikiBadResponse(f"the wiki at {self.api_url} answered HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise WikiBadResponse(f"the wiki at {self.api_url} answered with something that is not JSON") from None
+        if not isinstance(data, dict):
+            raise WikiBadResponse(f"the wiki at {self.api_url} answered with JSON that is not an object")
+        error = data.get("error")
+        if isinstance(error, dict):
+            code = str(error.get("code", "unknown"))
+            if code == "maxlag":
+                return "maxlag", self._retry_after(response)
+            info = str(error.get("info", ""))
+            raise (WikiPageNotFound if code in _NOT_FOUND_CODES else WikiApiError)(code, info)
+        return data
+
+    def _retry_after(self, response: requests.Response) -> float | None:
+        raw = response.headers.get("Retry-After", "")
+        try:
+            seconds = float(raw)
+        except ValueError:
+            return None
+        # A wiki asking for a long pause is better answered by failing now and retrying the whole step later.
+        return min(max(seconds, 0.0), self.max_retry_after)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, so retries from concurrent executions spread out."""
+        ceiling = min(self.max_retry_after, 0.25 * 2 ** min(attempt - 1, 6))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not cryptography)
+
+
+def _page(raw: Mapping[str, Any]) -> WikiPage:
+    try:
+        pageid = int(raw["pageid"])
+        title = str(raw["title"])
+    except (KeyError, TypeError, ValueError):
+        raise WikiBadResponse(f"a page in the wiki's answer has no pageid or title: {dict(raw)!r:.200}") from None
+    thumbnail = raw.get("thumbnail")
+    lastrevid = raw.get("lastrevid")
+    return WikiPage(
+        pageid=pageid,
+        title=title,
+        extract=str(raw.get("extract") or ""),
+        url=str(raw.get("fullurl") or raw.get("canonicalurl") or ""),
+        thumbnail=str(thumbnail["source"]) if isinstance(thumbnail, dict) and "source" in thumbnail else None,
+        lastrevid=int(lastrevid) if isinstance(lastrevid, int) else None,
+    )
