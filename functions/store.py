@@ -183,7 +183,7 @@ class PageStore:
             ":cached_at": _s(cached_at),
             ":zero": _n(0),
         }
-        sets = ["title = :title", "extract = :extract", "#url = :url", "cached_at = :cached_at"]
+        sets = ["title = :title", "#extract = :extract", "#url = :url", "cached_at = :cached_at"]
         sets.append("backlinks_count = if_not_exists(backlinks_count, :zero)")
         removes = []
         if thumbnail is not None:
@@ -195,7 +195,8 @@ class PageStore:
             values[":lastrevid"] = _n(lastrevid)
             sets.append("lastrevid = :lastrevid")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        self._update_owned(pageid, owner, expression, values, {"#url": "url"})
+        # EXTRACT and URL are DynamoDB reserved words.
+        self._update_owned(pageid, owner, expression, values, {"#extract": "extract", "#url": "url"})
 
     def save_backlinks_progress(
         self,

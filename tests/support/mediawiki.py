@@ -32,7 +32,7 @@ SITE_NAME = "WikiRoam Test Wiki"
 ADMIN_USER = "WikiRoam"
 DB_NAME = "wikiroam"
 # Bump when the build recipe (settings, maintenance steps) changes so stale cached wikis are not reused.
-_RECIPE_VERSION = 1
+_RECIPE_VERSION = 2
 _READY_TIMEOUT_SECONDS = 30.0
 _STOP_TIMEOUT_SECONDS = 5.0
 _PORT_ATTEMPTS = 3
@@ -91,11 +91,7 @@ def default_cache_dir() -> Path:
 
 
 class LocalMediaWiki:
-    """A real MediaWiki with TextExtracts and PageImages, seeded with ``pages`` and served on 127.0.0.1.
-
-    The installed and seeded wiki (SQLite files and localisation cache) is cached under ``cache_dir``,
-    keyed by the pages and the MediaWiki version, and copied into ``workdir`` on each start.
-    """
+    """A real MediaWiki with TextExtracts and PageImages, seeded with ``pages`` and served on 127.0.0.1."""
 
     def __init__(
         self,
@@ -204,6 +200,8 @@ class LocalMediaWiki:
         return hashlib.sha256(encoded).hexdigest()[:24]
 
     def _prepare_wiki_dir(self) -> None:
+        # Installing and seeding takes seconds; copying the finished SQLite files and localisation
+        # cache out of the cache takes milliseconds, so each page set is built once per MediaWiki version.
         if not self.use_cache:
             self.cache_hit = False
             self._build(self.wiki_dir)
@@ -248,14 +246,13 @@ class LocalMediaWiki:
         self._write_instance_files(target, "http://127.0.0.1")
         dump = target / "seed.xml"
         dump.write_bytes(export_dump(self.pages))
+        # Without --no-updates the import itself fills pagelinks (backlinks), redirect and page_props.
         self._maintenance(target, "importDump.php", str(dump))
         dump.unlink()
-        # Import defers some link updates to jobs; refreshLinks then makes pagelinks (backlinks),
-        # redirect and page_props complete regardless of what was deferred.
-        self._maintenance(target, "runJobs.php")
-        self._maintenance(target, "refreshLinks.php")
+        # Web requests never run jobs ($wgJobRunRate = 0), so whatever the import queued runs now.
         self._maintenance(target, "runJobs.php")
         self._maintenance(target, "rebuildrecentchanges.php")
+        # SQLite's full-text table is what list=search with srwhat=text reads.
         self._maintenance(target, "rebuildtextindex.php")
         self._maintenance(target, "initSiteStats.php", "--update")
         # Warm the localisation cache now so the first API request of every session is not slow.
@@ -308,9 +305,6 @@ class LocalMediaWiki:
         }
         command = [
             self.php,
-            # Opcache shared by the workers makes each API request several times faster.
-            "-d",
-            "opcache.enable_cli=1",
             "-d",
             "display_errors=stderr",
             "-S",
@@ -384,7 +378,8 @@ def export_dump(pages: Sequence[WikiPage]) -> bytes:
         ET.SubElement(revision, "format").text = "text/x-wiki"
         text = ET.SubElement(revision, "text", {"xml:space": "preserve"})
         text.text = page.wikitext
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    dump: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return dump
 
 
 def _namespace_of(title: str) -> int:

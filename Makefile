@@ -1,0 +1,48 @@
+# WikiRoam: `make dev` runs the app on this machine, `make test` runs every test the machine can run offline.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(PYTHON) -m uv
+VENV := .venv
+BIN := $(VENV)/bin
+SYNCED := $(VENV)/.synced
+
+.PHONY: dev test lint pr lock system-deps clean
+
+# The virtualenv, synced to the pinned requirements; redone whenever they change.
+$(SYNCED): requirements/dev.txt
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || { echo "Installing uv $(UV_VERSION)"; $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"; }
+	@test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	@echo "Syncing $(VENV) with requirements/dev.txt"
+	@VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet requirements/dev.txt
+	@touch $@
+
+## dev: run WikiRoam locally (sample wiki + API) at http://127.0.0.1:$${WIKIROAM_PORT:-8000}
+dev: $(SYNCED)
+	@$(BIN)/python -m local
+
+## system-deps: the Debian packages the tests need (a real MediaWiki, PHP)
+system-deps:
+	@scripts/install-system-deps
+
+## test: every test layer this machine can run offline
+test: $(SYNCED) system-deps
+	@$(BIN)/pytest
+
+## lint: ruff (lint + format) and mypy strict
+lint: $(SYNCED)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+## pr: everything a change must pass
+pr: lint test
+
+## lock: re-pin requirements/*.txt from requirements/*.in (no registry addresses recorded)
+lock:
+	@for name in layer runtime dev; do \
+		$(UV) pip compile --quiet --python-version 3.11 --no-header --annotation-style line \
+			requirements/$$name.in -o requirements/$$name.txt || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,73 @@
+"""Fixtures shared by every layer: real event payloads and an in-process AWS (moto)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.aws import create_tables, local_aws_env
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of a recorded event payload from tests/events/."""
+    return copy.deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
+
+
+@dataclass
+class Aws:
+    """moto's in-process AWS with WikiRoam's tables and topic."""
+
+    dynamodb: Any
+    sns: Any
+    sqs: Any
+    pages_table: str
+    links_table: str
+    topic_arn: str
+    queue_url: str
+
+    def published(self) -> list[dict[str, Any]]:
+        """Every cache request published so far, decoded (read through an SQS subscription)."""
+        messages = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                messages.append(json.loads(json.loads(message["Body"])["Message"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """Given an empty AWS account with the pages and links tables and the cache request topic."""
+    for key, value in local_aws_env(None).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        sns = boto3.client("sns")
+        sqs = boto3.client("sqs")
+        create_tables(dynamodb, "wikiroam-pages", "wikiroam-links")
+        topic_arn = sns.create_topic(Name="wikiroam-cache-requests")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName="published")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        yield Aws(dynamodb, sns, sqs, "wikiroam-pages", "wikiroam-links", topic_arn, queue_url)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its layer (its folder under tests/), so `-m unit` and friends select it."""
+    for item in items:
+        parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
+        if len(parts) > 1 and parts[0] in ("unit", "integration", "e2e"):
+            item.add_marker(parts[0])
