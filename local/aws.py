@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ def moto_server(port: int = 0) -> Iterator[str]:
     """Run moto's ThreadedMotoServer on 127.0.0.1 and yield its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
+    # moto's werkzeug server logs every request; the local stack's own lines say what matters.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

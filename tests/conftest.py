@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from local.aws import create_tables, local_aws_env
+from local.samplewiki.server import SampleWiki
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -71,3 +72,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
         if len(parts) > 1 and parts[0] in ("unit", "integration", "e2e"):
             item.add_marker(parts[0])
+
+
+@pytest.fixture(scope="session")
+def sample_wiki() -> Iterator[SampleWiki]:
+    """The sample wiki on a loopback port, shared by the session; tests reset its faults and request log."""
+    with SampleWiki() as wiki:
+        yield wiki
+
+
+@pytest.fixture
+def wiki(sample_wiki: SampleWiki) -> Iterator[SampleWiki]:
+    """Given the sample wiki with no faults armed and an empty request log."""
+    sample_wiki.faults.clear()
+    sample_wiki.reset_log()
+    yield sample_wiki
+    sample_wiki.faults.clear()

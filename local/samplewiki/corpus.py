@@ -12,8 +12,9 @@ import hashlib
 import random
 import re
 import unicodedata
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -72,6 +73,12 @@ class Page:
         return self.redirect_to is not None
 
     @property
+    def is_new(self) -> bool:
+        """Whether the page has a single revision, which `prop=info` flags as `new`."""
+        # Derived from the title rather than drawn from the seeded stream, so adding it moved no other value.
+        return zlib.crc32(self.title.encode()) % 8 == 0
+
+    @property
     def full_text(self) -> str:
         """The plain text of the whole article: the intro followed by its sections."""
         return self.extract + self.body
@@ -88,6 +95,7 @@ class Corpus:
     _backlinks: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _title_words: dict[int, frozenset[str]] = field(init=False, repr=False, compare=False)
     _text_words: dict[int, Counter[str]] = field(init=False, repr=False, compare=False)
+    _images: dict[str, Image] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Build the indexes once; the corpus is immutable afterwards, so server threads share it freely."""
@@ -100,6 +108,7 @@ class Corpus:
         object.__setattr__(self, "_backlinks", {k: tuple(sorted(v)) for k, v in backlinks.items()})
         object.__setattr__(self, "_title_words", {p.pageid: frozenset(words(p.title)) for p in self.pages})
         object.__setattr__(self, "_text_words", {p.pageid: Counter(words(p.full_text)) for p in self.pages})
+        object.__setattr__(self, "_images", {p.image.name: p.image for p in self.pages if p.image is not None})
 
     def by_id(self, pageid: int) -> Page | None:
         """The page with this id, or None."""
@@ -144,13 +153,13 @@ class Corpus:
         """Articles containing every word of `term`, best first.
 
         Ranking: an exact title match, then titles holding every word, then how often the words occur in the
-        text, then pageid; matching ignores case and accents, as CirrusSearch does.
+        text, then the longer article, then pageid; matching ignores case and accents, as CirrusSearch does.
         """
         wanted = words(term)
         if not wanted:
             return []
         folded_term = " ".join(wanted)
-        hits: list[tuple[tuple[int, int, int, int], Page]] = []
+        hits: list[tuple[tuple[int, int, int, int, int], Page]] = []
         for page in self.pages:
             if page.is_redirect:
                 continue
@@ -161,14 +170,15 @@ class Corpus:
             exact = " ".join(words(page.title)) == folded_term
             in_title = all(w in title_words for w in wanted)
             occurrences = sum(text_words[w] for w in wanted)
-            hits.append(((0 if exact else 1, 0 if in_title else 1, -occurrences, page.pageid), page))
+            # Longer articles win ties, so ranks do not simply follow pageids (clients must sort by index).
+            hits.append(((0 if exact else 1, 0 if in_title else 1, -occurrences, -page.length, page.pageid), page))
         hits.sort(key=lambda hit: hit[0])
         return [page for _, page in hits]
 
     @property
-    def images(self) -> dict[str, Image]:
+    def images(self) -> Mapping[str, Image]:
         """Every lead image by file name."""
-        return {p.image.name: p.image for p in self.pages if p.image is not None}
+        return self._images
 
     def _required(self, title: str) -> Page:
         page = self.by_title(title)
@@ -272,9 +282,7 @@ _THEMES: tuple[_Theme, ...] = (
         count=100,
         kinds=(
             _Kind("The {Adj} {Things}", "{title} are a {adj} band formed in {town} in {year}."),
-            _Kind(
-                "{Adj} {Thing} (album)", "{label} is the {ordinal} studio album by {band}, released in {year}."
-            ),
+            _Kind("{Adj} {Thing} (album)", "{label} is the {ordinal} studio album by {band}, released in {year}."),
             _Kind("{Thing} of {Name} (song)", '"{label}" is a song by {band} from their {year} album.'),
             _Kind("{Name}phone", "The {label} is a {adj} wind instrument played mainly in {region}."),
         ),
@@ -512,6 +520,15 @@ _SPECIAL_PAGES: tuple[tuple[str, str, str, str | None], ...] = (
 )
 
 
+_FIXED_LINKS = {
+    "AC/DC": ("Rock & roll", "Music"),
+    "Rock & roll": ("AC/DC", "Music"),
+    "C++": ("Computing",),
+    "Who? (song)": ("Music", 'The "Quoted" Lanterns'),
+    "Zürich": ("River",),
+}
+
+
 @dataclass
 class _Draft:
     """A page before its links, metadata and id are final."""
@@ -531,7 +548,7 @@ class _Generator:
     """Builds one corpus from one seeded random stream; every choice goes through `self.rng`, in a fixed order."""
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 (reproducible content, not secrets)
         self.taken: set[str] = set()
         self.drafts: list[_Draft] = []
         self.by_theme: dict[str, list[_Draft]] = {}
@@ -623,7 +640,7 @@ class _Generator:
         follow_ups = self.rng.sample(theme.sentences, self.rng.randint(1, 3))
         draft.extract = " ".join(fill(s) for s in (draft.opening, *follow_ups))
         draft.body = "".join(
-            f"\n\n== {name} ==\n" + " ".join(fill(s) for s in self.rng.sample(theme.sentences, 2))
+            f"\n\n\n== {name} ==\n" + " ".join(fill(s) for s in self.rng.sample(theme.sentences, 2))
             for name in self.rng.sample(theme.sections, 2)
         )
 
@@ -634,34 +651,29 @@ class _Generator:
         for draft in self.rng.sample([d for d in articles if d.pageid != hub], HUB_BACKLINKS):
             draft.links.add(hub)
         for theme in themes.values():
-            members = self.by_theme[theme.name]
-            if theme.hub is not None:
-                for draft in members:
-                    if self.rng.random() < 0.8:
-                        draft.links.add(ids[theme.hub])
-            # Links inside a theme go to its first quarter only, so most pages end up with no backlinks.
-            popular = members[: max(4, len(members) // 4)]
-            for draft in members:
-                for target in self.rng.sample(popular, self.rng.choice((0, 0, 1, 1, 2, 3))):
-                    if target is not draft:
-                        draft.links.add(target.pageid)
+            self._link_theme(theme, ids)
         for draft in self.by_theme["towns"]:
             if self.rng.random() < 0.25:
                 draft.links.add(ids["Zürich"])
-        fixed = {
-            "AC/DC": ("Rock & roll", "Music"),
-            "Rock & roll": ("AC/DC", "Music"),
-            "C++": ("Computing",),
-            "Who? (song)": ("Music", 'The "Quoted" Lanterns'),
-            "Zürich": ("River",),
-        }
-        for title, targets in fixed.items():
-            by_title = next(d for d in self.drafts if d.title == title)
-            by_title.links.update(ids[t] for t in targets)
+        for title, targets in _FIXED_LINKS.items():
+            source = next(d for d in self.drafts if d.title == title)
+            source.links.update(ids[t] for t in targets)
         for draft in self.drafts:
             if draft.redirect_to is not None:
                 draft.links = {ids[draft.redirect_to]}
             draft.links.discard(draft.pageid)
+
+    def _link_theme(self, theme: _Theme, ids: dict[str, int]) -> None:
+        members = self.by_theme[theme.name]
+        if theme.hub is not None:
+            for draft in members:
+                if self.rng.random() < 0.8:
+                    draft.links.add(ids[theme.hub])
+        # Links inside a theme go to its first quarter only, so most pages end up with no backlinks.
+        popular = members[: max(4, len(members) // 4)]
+        for draft in members:
+            for target in self.rng.sample(popular, self.rng.choice((0, 0, 1, 1, 2, 3))):
+                draft.links.add(target.pageid)
 
     def _finish(self) -> list[Page]:
         epoch = datetime(2023, 1, 1, tzinfo=UTC)
@@ -711,13 +723,3 @@ class _Generator:
 def build_corpus(seed: int = DEFAULT_SEED) -> Corpus:
     """The sample wiki's pages for `seed`; the same seed always gives an identical corpus."""
     return Corpus(seed=seed, pages=tuple(_Generator(seed).build()))
-
-
-def titles_of(pages: Iterable[Page]) -> list[str]:
-    """The titles of `pages`, in order (a convenience for tests and reports)."""
-    return [p.title for p in pages]
-
-
-def pageids_of(pages: Sequence[Page]) -> list[int]:
-    """The pageids of `pages`, in order."""
-    return [p.pageid for p in pages]

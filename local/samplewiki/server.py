@@ -12,6 +12,7 @@ Faults (HTTP 429 or 5xx, maxlag, slow answers, dropped connections, API errors) 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import ipaddress
 import json
@@ -22,7 +23,7 @@ import threading
 import time
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,7 +31,7 @@ from types import TracebackType
 from typing import Any, Final, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from local.samplewiki.corpus import Corpus, Image, Page, build_corpus, words
+from local.samplewiki.corpus import DEFAULT_SEED, Corpus, Image, Page, build_corpus, words
 
 MAX_LIMIT: Final = 500
 MAX_EXTRACTS: Final = 20
@@ -227,9 +228,13 @@ class _Params:
         self.raw = dict(raw)
         self.used: set[str] = set()
         self.warnings: dict[str, list[str]] = {}
+        self.limits: dict[str, int] = {}
 
     def warn(self, module: str, text: str) -> None:
-        self.warnings.setdefault(module, []).append(text)
+        # MediaWiki drops a warning a module has already given in the same request.
+        notes = self.warnings.setdefault(module, [])
+        if text not in notes:
+            notes.append(text)
 
     def claim(self, *names: str) -> None:
         self.used.update(names)
@@ -255,6 +260,8 @@ class _Params:
         if value is None or value == "":
             return default
         if value == "max":
+            # MediaWiki reports what "max" meant in a top-level `limits` object.
+            self.limits[module] = maximum
             return maximum
         if not _INTEGER.fullmatch(value):
             raise ApiError("badinteger", f'Invalid value "{value}" for integer parameter "{name}".')
@@ -268,17 +275,18 @@ class _Params:
         values = list(dict.fromkeys(_split_multi(value))) if value is not None else []
         if limit is not None and len(values) > limit:
             raise ApiError(
-                "toomanyvalues", f'Too many values supplied for parameter "{name}". The limit is {limit}.'
+                "toomanyvalues",
+                f'Too many values supplied for parameter "{name}". The limit is {limit}.',
+                data={"limit": limit, "lowlimit": limit, "highlimit": MAX_LIMIT},
             )
         return values
 
-    def choices(self, name: str, allowed: Iterator[str] | frozenset[str], module: str) -> list[str]:
-        known = set(allowed)
+    def choices(self, name: str, known: frozenset[str], module: str) -> list[str]:
         values = self.multi(name)
         unknown = [v for v in values if v not in known]
         if unknown:
             plural = "value" if len(unknown) == 1 else "values"
-            self.warn(module, f'Unrecognized {plural} for parameter "{name}": {", ".join(unknown)}.')
+            self.warn(module, f'Unrecognized {plural} for parameter "{name}": {", ".join(unknown)}')
         return [v for v in values if v in known]
 
     def enum(self, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -290,7 +298,7 @@ class _Params:
         return value
 
     def unused(self) -> list[str]:
-        return sorted(set(self.raw) - self.used - _MAIN_PARAMS)
+        return [name for name in self.raw if name not in self.used and name not in _MAIN_PARAMS]
 
 
 # --- Titles --------------------------------------------------------------------------------------------------
@@ -333,8 +341,11 @@ def png_bytes(width: int, height: int, seed: str) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(rows), 9))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -342,9 +353,13 @@ def thumbnail_size(image: Image, size: int) -> tuple[int, int]:
     """The size MediaWiki renders when asked to fit `image` in a `size`x`size` box; it never upscales."""
     if size >= image.width and size >= image.height:
         return image.width, image.height
-    if image.width >= image.height:
-        return size, max(1, round(image.height * size / image.width))
-    return max(1, round(image.width * size / image.height)), size
+    width = size if image.width >= image.height else max(1, round(image.width * size / image.height))
+    return width, thumbnail_height(image, width)
+
+
+def thumbnail_height(image: Image, width: int) -> int:
+    """The height of a thumbnail `width` pixels wide; the URL only carries the width, so both sides use this."""
+    return max(1, round(image.height * width / image.width))
 
 
 # --- The Action API ----------------------------------------------------------------------------------------
@@ -352,13 +367,20 @@ def thumbnail_size(image: Image, size: int) -> tuple[int, int]:
 
 @dataclass
 class _PageSet:
-    """The pages a query works on, in output order, with the notes MediaWiki reports about them."""
+    """The pages a query works on, with the notes MediaWiki reports about them."""
 
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    keyed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     good: list[tuple[Page, dict[str, Any]]] = field(default_factory=list)
     missing_titles: list[dict[str, Any]] = field(default_factory=list)
     normalized: list[dict[str, Any]] = field(default_factory=list)
     redirects: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """Pages in MediaWiki's output order."""
+        # ApiQuery sorts by key: pageids for found pages and missing ids, negative stand-ins for missing or
+        # invalid titles, which therefore come first.
+        return [entry for _, entry in sorted(self.keyed, key=lambda item: item[0])]
 
 
 @dataclass
@@ -370,15 +392,9 @@ class _Query:
     pageset: _PageSet
     result: dict[str, Any]
 
-    @property
-    def corpus(self) -> Corpus:
-        return self.api.corpus
-
 
 Continuation = dict[str, Any] | None
-PropModule = Callable[[_Query, str], Continuation]
-ListModule = Callable[[_Query, str], Continuation]
-Generator = Callable[[_Query, str], tuple[list[tuple[Page, dict[str, Any]]], Continuation]]
+Ranked = list[tuple[Page, dict[str, Any]]]
 
 
 class _Api:
@@ -428,27 +444,30 @@ class _Api:
         """The JSON body and extra headers for one api.php request."""
         params = _Params(raw)
         try:
-            action = params.enum("action", tuple(_ACTIONS), "help")
-            fmt, version = params.get("format"), params.get("formatversion")
-            if fmt != "json" or version not in ("2", "latest"):
-                raise ApiError(
-                    "badvalue",
-                    "The sample wiki only speaks format=json with formatversion=2 "
-                    f"(got format={fmt}, formatversion={version}).",
-                )
-            maxlag = params.get("maxlag")
-            if maxlag is not None:
-                limit = params.integer("maxlag", 0)
-                if limit < 0:  # the wiki has no replicas, so its lag is 0; maxlag=-1 shows it, as documented
-                    raise self.maxlag_error(0, limit, None)
+            action = self._check_main(params)
             body = _ACTIONS[action](self, params)
         except ApiError as error:
             return self.error_body(error), {"MediaWiki-API-Error": error.code, **error.headers}
         unused = params.unused()
         if unused:
             noun = "parameter" if len(unused) == 1 else "parameters"
-            params.warn("main", f"Unrecognized {noun}: {', '.join(unused)}.")
+            # ApiMain reports unknown parameters before any module's warnings.
+            params.warnings = {"main": [f"Unrecognized {noun}: {', '.join(unused)}."], **params.warnings}
         return self._decorate(body, params), {}
+
+    def _check_main(self, params: _Params) -> str:
+        """ApiMain's checks before a module runs: action, format, then maxlag."""
+        action = params.enum("action", tuple(_ACTIONS), "help")
+        fmt, version = params.get("format"), params.get("formatversion")
+        if fmt != "json" or version not in ("2", "latest"):
+            raise ApiError(
+                "badvalue",
+                "The sample wiki only speaks format=json with formatversion=2 "
+                f"(got format={fmt}, formatversion={version}).",
+            )
+        # A single database server never lags, so maxlag is only checked for being a number.
+        params.integer("maxlag", 0)
+        return action
 
     def _decorate(self, body: dict[str, Any], params: _Params) -> dict[str, Any]:
         head: dict[str, Any] = {}
@@ -458,6 +477,8 @@ class _Api:
         if params.warnings:
             head["warnings"] = {m: {"warnings": "\n".join(w)} for m, w in params.warnings.items()}
         head.update(body)
+        if params.limits:
+            head["limits"] = params.limits
         if params.raw.get("requestid") is not None:
             head["requestid"] = params.raw["requestid"]
         if params.raw.get("curtimestamp") is not None:
@@ -475,47 +496,30 @@ class _Api:
         params.choices("meta", frozenset(), "query")
         generator = params.get("generator")
         if generator is not None and generator not in _GENERATORS:
-            raise ApiError("badvalue", f'Unrecognized value for parameter "generator": {generator}.')
+            raise ApiError("badgenerator", f'Unknown "generator={generator}".')
 
         skip, generator_done, generator_params = self._parse_continue(params, props)
         query = _Query(self, params, _PageSet(), {})
         generator_continue: Continuation = None
-        if generator is not None:
-            if not generator_done:
-                pages, generator_continue = _GENERATORS[generator](query, "g")
-                self._fill_pageset(query, pages)
-        else:
+        if generator is None:
             self._pageset_from_input(query)
+        elif not generator_done:
+            pages, generator_continue = _GENERATORS[generator](self, query, "g")
+            self._fill_pageset(query, pages)
 
-        continuation: dict[str, dict[str, Any]] = {}
-        for name in props:
-            prefix = _PREFIXES[name]
-            if name in skip:
-                params.claim(*(k for k in params.raw if k.startswith(prefix)))
-                continue
-            more = _PROP_MODULES[name](query, prefix)
-            if more:
-                continuation[name] = more
+        continuation = self._run_modules(query, props, _PROP_MODULES, skip)
         pageset = query.pageset
-        if pageset.normalized:
-            query.result["normalized"] = pageset.normalized
-        if pageset.redirects:
-            query.result["redirects"] = pageset.redirects
-        if pageset.entries:
-            query.result["pages"] = pageset.entries
-        for name in lists:
-            prefix = _PREFIXES[name]
-            if name in skip:
-                params.claim(*(k for k in params.raw if k.startswith(prefix)))
-                continue
-            more = _LIST_MODULES[name](query, prefix)
-            if more:
-                continuation[name] = more
+        for key, value in (
+            ("normalized", pageset.normalized),
+            ("redirects", pageset.redirects),
+            ("pages", pageset.entries),
+        ):
+            if value:
+                query.result[key] = value
+        continuation.update(self._run_modules(query, lists, _LIST_MODULES, skip))
 
         body: dict[str, Any] = {}
-        data, batchcomplete = _continuation(
-            [*props, *lists], props, continuation, generator_continue, generator_params
-        )
+        data, batchcomplete = _continuation([*props, *lists], props, continuation, generator_continue, generator_params)
         if batchcomplete:
             body["batchcomplete"] = True
         if data:
@@ -523,6 +527,26 @@ class _Api:
         if query.result:
             body["query"] = query.result
         return body
+
+    def _run_modules(
+        self,
+        query: _Query,
+        names: list[str],
+        table: Mapping[str, Callable[[_Api, _Query, str], Continuation]],
+        skip: set[str],
+    ) -> dict[str, dict[str, Any]]:
+        """Run the named modules in order; their continuation parameters by module name."""
+        continuation: dict[str, dict[str, Any]] = {}
+        for name in names:
+            prefix = _PREFIXES[name]
+            if name in skip:
+                # A finished module's parameters still belong to the request, so they draw no warning.
+                query.params.claim(*(k for k in query.params.raw if k.startswith(prefix)))
+                continue
+            more = table[name](self, query, prefix)
+            if more:
+                continuation[name] = more
+        return continuation
 
     def _parse_continue(self, params: _Params, props: list[str]) -> tuple[set[str], bool, dict[str, str]]:
         """ApiContinuationManager's reading of `continue`: modules to skip, generator done, generator params."""
@@ -544,38 +568,46 @@ class _Api:
         pageids = params.multi("pageids", limit=MAX_TITLES) if "pageids" in params.raw else None
         if titles is not None and pageids is not None:
             raise ApiError("multisource", 'The "pageids" parameter cannot be used with "titles".')
-        resolve = params.flag("redirects")
         pageset = query.pageset
         found: list[Page] = []
         if titles is not None:
-            for raw in titles:
-                title, reason = normalize_title(raw)
-                if title is None:
-                    pageset.entries.append({"title": raw, "invalidreason": reason, "invalid": True})
-                    continue
-                if title != raw:
-                    pageset.normalized.append({"fromencoded": False, "from": raw, "to": title})
-                page = self.corpus.by_title(title)
-                if page is None:
-                    entry = {"ns": 0, "title": title, "missing": True}
-                    pageset.missing_titles.append(entry)
-                else:
-                    found.append(page)
-            # MediaWiki lists missing titles first, then invalid ones, then missing ids, then found pages.
-            pageset.entries[:0] = pageset.missing_titles
+            found = self._pages_by_title(pageset, titles)
         if pageids is not None:
             for raw in pageids:
                 if not _INTEGER.fullmatch(raw):
                     raise ApiError("badinteger", f'Invalid value "{raw}" for integer parameter "pageids".')
                 page = self.corpus.by_id(int(raw))
                 if page is None:
-                    pageset.entries.append({"pageid": int(raw), "missing": True})
+                    pageset.keyed.append((int(raw), {"pageid": int(raw), "missing": True}))
                 else:
                     found.append(page)
-        if resolve:
+        if params.flag("redirects"):
             found = self._resolve_redirects(pageset, found)
         unique = {p.pageid: p for p in found}
         self._fill_pageset(query, [(p, {}) for _, p in sorted(unique.items())])
+
+    def _pages_by_title(self, pageset: _PageSet, titles: list[str]) -> list[Page]:
+        found: list[Page] = []
+        # Invalid titles get negative stand-in ids as they are read, missing ones after the lookup; the output
+        # is sorted by id, so missing titles come first, in reverse order, then invalid ones, as in MediaWiki.
+        fake_id = 0
+        for raw in titles:
+            title, reason = normalize_title(raw)
+            if title is None:
+                fake_id -= 1
+                pageset.keyed.append((fake_id, {"title": raw, "invalidreason": reason, "invalid": True}))
+                continue
+            if title != raw:
+                pageset.normalized.append({"fromencoded": False, "from": raw, "to": title})
+            page = self.corpus.by_title(title)
+            if page is not None:
+                found.append(page)
+            elif all(e["title"] != title for e in pageset.missing_titles):
+                pageset.missing_titles.append({"ns": 0, "title": title, "missing": True})
+        for entry in pageset.missing_titles:
+            fake_id -= 1
+            pageset.keyed.append((fake_id, entry))
+        return found
 
     def _resolve_redirects(self, pageset: _PageSet, pages: list[Page]) -> list[Page]:
         resolved: list[Page] = []
@@ -591,12 +623,12 @@ class _Api:
                 resolved.append(target)
         return resolved
 
-    def _fill_pageset(self, query: _Query, pages: list[tuple[Page, dict[str, Any]]]) -> None:
+    def _fill_pageset(self, query: _Query, pages: Ranked) -> None:
         # Found pages go out in pageid order, as the page table returns them; generator data such as a search
         # rank rides along in each entry, which is why clients sort search results by `index`.
         for page, extra in sorted(pages, key=lambda item: item[0].pageid):
             entry: dict[str, Any] = {"pageid": page.pageid, "ns": page.ns, "title": page.title, **extra}
-            query.pageset.entries.append(entry)
+            query.pageset.keyed.append((page.pageid, entry))
             query.pageset.good.append((page, entry))
 
     # prop modules ----------------------------------------------------------------------------------------
@@ -618,6 +650,8 @@ class _Api:
             entry.update(touched=page.touched, lastrevid=page.lastrevid, length=page.length)
             if page.is_redirect:
                 entry["redirect"] = True
+            if page.is_new:
+                entry["new"] = True
             self._info_urls(entry, page.title, inprop)
         return None
 
@@ -637,12 +671,17 @@ class _Api:
         section_format = params.enum(f"{prefix}sectionformat", ("plain", "wiki", "raw"), "wiki")
         offset = params.integer(f"{prefix}continue", 0)
         params.claim(f"{prefix}chars", f"{prefix}sentences", f"{prefix}variant")
-        if limit > 1 and not intro:
+        # Whole-article extracts come one page per request; a single page needs no warning.
+        if limit > 1 and not intro and len(query.pageset.good) > 1:
             limit = 1
-            params.warn("extracts", f'"exlimit" was too large for a whole article extracts request, lowered to {limit}.')
+            params.warn(
+                "extracts", f'"exlimit" was too large for a whole article extracts request, lowered to {limit}.'
+            )
         batch = query.pageset.good[offset:]
         for page, entry in batch[:limit]:
             entry["extract"] = _extract(page, intro=intro, plain=plain, section_format=section_format)
+            if not plain:
+                params.warn("extracts", _MALFORMED_HTML_WARNING)
         if len(batch) > limit:
             return {f"{prefix}continue": offset + limit}
         return None
@@ -652,11 +691,20 @@ class _Api:
         props = set(params.choices(f"{prefix}prop", frozenset({"thumbnail", "name", "original"}), "pageimages"))
         if f"{prefix}prop" not in params.raw:
             props = {"thumbnail", "name"}
+        elif not props:
+            raise ApiError("noprop", f'The parameter "{prefix}prop" may not be empty.')
         size = params.integer(f"{prefix}thumbsize", 50)
         limit = params.limit(f"{prefix}limit", "pageimages", default=MAX_PAGEIMAGES, maximum=MAX_PAGEIMAGES)
-        offset = params.integer(f"{prefix}continue", 0)
         params.claim(f"{prefix}license", f"{prefix}langcode")
-        batch = query.pageset.good[offset:]
+        good = query.pageset.good
+        offset = 0
+        if f"{prefix}continue" in params.raw:
+            # PageImages continues from a pageid, not an offset, and refuses one it cannot find past the start.
+            resume = params.integer(f"{prefix}continue", 0)
+            offset = next((i for i, (page, _) in enumerate(good) if page.pageid == resume), 0)
+            if offset == 0:
+                raise ApiError("badcontinue", _KNOWN_ERROR_INFO["badcontinue"])
+        batch = good[offset:]
         for page, entry in batch[:limit]:
             if page.image is None:
                 continue
@@ -676,7 +724,7 @@ class _Api:
             if "name" in props:
                 entry["pageimage"] = page.image.name
         if len(batch) > limit:
-            return {f"{prefix}continue": offset + limit}
+            return {f"{prefix}continue": batch[limit][0].pageid}
         return None
 
     # list modules and generators -----------------------------------------------------------------------
@@ -685,9 +733,7 @@ class _Api:
         params = query.params
         title, pageid = params.get(f"{prefix}title"), params.get(f"{prefix}pageid")
         if title is None and pageid is None:
-            raise ApiError(
-                "missingparam", f'One of the parameters "{prefix}title" and "{prefix}pageid" is required.'
-            )
+            raise ApiError("missingparam", f'One of the parameters "{prefix}title" and "{prefix}pageid" is required.')
         if title is not None and pageid is not None:
             raise ApiError(
                 "invalidparammix", f'The parameters "{prefix}title" and "{prefix}pageid" can not be used together.'
@@ -704,7 +750,7 @@ class _Api:
                 raise ApiError("invalidtitle", f'Bad title "{html.escape(title or "", quote=False)}".')
             # A title nobody wrote can still have backlinks (red links), so MediaWiki answers with an empty list.
             target = self.corpus.by_title(normalized)
-        namespaces = self._namespaces(params, f"{prefix}namespace")
+        namespaces = self._namespaces(params, f"{prefix}namespace", "backlinks")
         limit = params.limit(f"{prefix}limit", "backlinks", default=10, maximum=MAX_LIMIT)
         descending = params.enum(f"{prefix}dir", ("ascending", "descending"), "ascending") == "descending"
         filter_redirects = params.enum(f"{prefix}filterredir", ("all", "redirects", "nonredirects"), "all")
@@ -742,16 +788,14 @@ class _Api:
             raise ApiError("badcontinue", _KNOWN_ERROR_INFO["badcontinue"])
         return int(parts[0]), int(parts[1])
 
-    def _namespaces(self, params: _Params, name: str) -> set[int] | None:
+    def _namespaces(self, params: _Params, name: str, module: str) -> set[int] | None:
         values = params.multi(name)
-        if not values:
+        if not values or "*" in values:
             return None
-        if "*" in values:
-            return None
-        for value in values:
-            if not _INTEGER.fullmatch(value):
-                raise ApiError("badvalue", f'Unrecognized value for parameter "{name}": {value}.')
-        return {int(v) for v in values}
+        # Unknown namespaces are dropped with a warning, like any unrecognized value of a multi-value parameter.
+        known = [v for v in values if _INTEGER.fullmatch(v)]
+        params.choices(name, frozenset(known), module)
+        return {int(v) for v in known} or None
 
     def _search(self, query: _Query, prefix: str) -> tuple[list[Page], int, int, int]:
         """The ranked hits for `{prefix}search`, and the offset, limit and total hit count."""
@@ -761,7 +805,7 @@ class _Api:
             raise ApiError("missingparam", f'The "{prefix}search" parameter must be set.')
         limit = params.limit(f"{prefix}limit", "search", default=10, maximum=MAX_LIMIT)
         offset = params.integer(f"{prefix}offset", 0)
-        namespaces = self._namespaces(params, f"{prefix}namespace")
+        namespaces = self._namespaces(params, f"{prefix}namespace", "search")
         params.enum(f"{prefix}what", ("title", "text", "nearmatch"), "text")
         params.claim(
             *(
@@ -783,7 +827,7 @@ class _Api:
                 "pageid": page.pageid,
                 "size": page.length,
                 "wordcount": len(page.full_text.split()),
-                "snippet": _snippet(page.extract, term),
+                "snippet": _snippet(page.full_text, term),
                 "timestamp": page.touched,
             }
             for page in hits
@@ -792,7 +836,7 @@ class _Api:
             return {f"{prefix}offset": offset + limit}
         return None
 
-    def generator_search(self, query: _Query, prefix: str) -> tuple[list[tuple[Page, dict[str, Any]]], Continuation]:
+    def generator_search(self, query: _Query, prefix: str) -> tuple[Ranked, Continuation]:
         hits, offset, limit, total = self._search(query, f"{prefix}sr")
         ranked = [(page, {"index": offset + rank}) for rank, page in enumerate(hits, start=1)]
         more = {f"{prefix}sroffset": offset + limit} if offset + limit < total else None
@@ -848,7 +892,7 @@ def _extract(page: Page, *, intro: bool, plain: bool, section_format: str) -> st
             return re.sub(r"== (.+?) ==", r"\1", text)
         return text
     # The HTML flavour escapes the text, as the parser escapes stray markup in wikitext.
-    paragraphs = re.split(r"\n\n== (.+?) ==\n", text)
+    paragraphs = re.split(r"\n+== (.+?) ==\n", text)
     out = [f"<p>{html.escape(paragraphs[0], quote=False)}</p>"]
     for heading, body in zip(paragraphs[1::2], paragraphs[2::2], strict=True):
         out.append(f"<h2>{html.escape(heading, quote=False)}</h2>\n<p>{html.escape(body, quote=False)}</p>")
@@ -856,15 +900,22 @@ def _extract(page: Page, *, intro: bool, plain: bool, section_format: str) -> st
 
 
 def _snippet(text: str, term: str) -> str:
-    """A CirrusSearch-style snippet: escaped text with matches wrapped in `<span class="searchmatch">`."""
+    """A CirrusSearch-style snippet around the first match: escaped text, matches in `<span class="searchmatch">`."""
     wanted = set(words(term))
+    first = next((m.start() for m in re.finditer(r"\w+", text) if wanted.intersection(words(m.group(0)))), 0)
+    start = text.rfind(" ", 0, max(first - 60, 0)) + 1 if first > 60 else 0
     pieces: list[str] = []
-    for token in re.split(r"(\w+)", text[:200]):
+    for token in re.split(r"(\w+)", text[start : start + 200]):
         escaped = html.escape(token, quote=False)
-        pieces.append(f'<span class="searchmatch">{escaped}</span>' if words(token) and words(token)[0] in wanted else escaped)
+        hit = bool(wanted.intersection(words(token)))
+        pieces.append(f'<span class="searchmatch">{escaped}</span>' if hit else escaped)
     return "".join(pieces)
 
 
+_MALFORMED_HTML_WARNING: Final = (
+    "HTML may be malformed and/or unbalanced and may omit inline images. Use at your own risk. Known problems "
+    "are listed at https://www.mediawiki.org/wiki/Special:MyLanguage/Extension:TextExtracts#Caveats."
+)
 _HELP_TEXT: Final = (
     "WikiRoam sample wiki: a MediaWiki-compatible api.php for local development and tests.\n"
     "Supported: action=query with generator=search, list=search, list=backlinks, "
@@ -883,7 +934,436 @@ _LIST_MODULES: Final[dict[str, Callable[[_Api, _Query, str], Continuation]]] = {
     "backlinks": _Api.list_backlinks,
     "search": _Api.list_search,
 }
-_GENERATORS: Final[
-    dict[str, Callable[[_Api, _Query, str], tuple[list[tuple[Page, dict[str, Any]]], Continuation]]]
-] = {"search": _Api.generator_search}
+_GENERATORS: Final[dict[str, Callable[[_Api, _Query, str], tuple[Ranked, Continuation]]]] = {
+    "search": _Api.generator_search,
+}
 _PREFIXES: Final = {"info": "in", "extracts": "ex", "pageimages": "pi", "backlinks": "bl", "search": "sr"}
+
+
+# --- HTTP -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reply:
+    """An HTTP answer before it is written."""
+
+    status: int
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json_reply(body: Mapping[str, Any], headers: Mapping[str, str] | None = None, status: int = 200) -> _Reply:
+    # formatversion=2 sends UTF-8 as is and leaves <, > and & unescaped, so clients must escape for HTML.
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    extra = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, must-revalidate, max-age=0"}
+    return _Reply(status, payload, "application/json; charset=utf-8", {**extra, **(headers or {})})
+
+
+def _html_reply(status: int, title: str, body_html: str) -> _Reply:
+    document = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)} - WikiRoam sample wiki</title></head>\n<body>\n{body_html}\n</body></html>\n"
+    )
+    return _Reply(status, document.encode())
+
+
+# What ApiMain sends for an anonymous cross-origin request (origin=*).
+_CORS_HEADERS: Final = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Credentials": "false",
+    "Access-Control-Expose-Headers": "MediaWiki-API-Error, Retry-After, X-Database-Lag, MediaWiki-Login-Suppressed",
+}
+_STATUS_TEXT: Final = {
+    429: "Too many requests. Please slow down and retry after the delay in the Retry-After header.",
+    500: "Our servers are currently experiencing a technical problem. Please try again in a few minutes.",
+    502: "The upstream server sent an invalid response.",
+    503: "Our servers are currently under maintenance or experiencing a technical problem.",
+    504: "The upstream server took too long to answer.",
+}
+
+
+class SampleWiki:
+    """The sample wiki: a loopback MediaWiki look-alike with faults on demand and a request log.
+
+    Use it as a context manager, or call `start()` and `stop()`. Port 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        corpus: Corpus | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = DEFAULT_SEED,
+        verbose: bool = False,
+    ) -> None:
+        """Serve `corpus` (default: `build_corpus(seed)`) on `host`, which must be a loopback address."""
+        if not _is_loopback(host):
+            raise ValueError(f"the sample wiki only listens on loopback addresses, not {host!r}")
+        self.corpus = corpus if corpus is not None else build_corpus(seed)
+        self.host = host
+        self.faults = Faults()
+        self.verbose = verbose
+        self._requested_port = port
+        self._server: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+        self._api: _Api | None = None
+        self._stopping = threading.Event()
+        self._log: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+
+    # lifecycle ----------------------------------------------------------------------------------------
+
+    def start(self) -> SampleWiki:
+        """Start serving in a background thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("the sample wiki is already running")
+        self._stopping.clear()
+        server = _HttpServer((self.host, self._requested_port), self)
+        self._server = server
+        self._api = _Api(self.corpus, self.base_url)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="samplewiki", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: wake slow answers, drop open connections, free the port. Safe to call twice."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        # Keep-alive connections would otherwise keep their handler threads answering after the stop.
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = self._api = None
+
+    def __enter__(self) -> SampleWiki:
+        """Start on entering the block."""
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop on leaving the block."""
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is up."""
+        return self._server is not None
+
+    # addresses ----------------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port in use (the requested one before `start`)."""
+        if self._server is None:
+            return self._requested_port
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:<port>`, the prefix of every URL the wiki hands out."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The api.php endpoint."""
+        return f"{self.base_url}/w/api.php"
+
+    def page_url(self, title: str) -> str:
+        """The article URL MediaWiki reports as `fullurl` for `title`."""
+        return f"{self.base_url}/wiki/{url_title(title)}"
+
+    # request log --------------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Copies of every request received so far, oldest first."""
+        with self._lock:
+            return [replace(r, params=dict(r.params)) for r in self._log]
+
+    def count(self, **params_filter: str | int) -> int:
+        """How many api.php requests had all these parameters, e.g. `count(list="backlinks")`.
+
+        A value matches the parameter exactly or one of its `|`-separated values, as in `Faults` matching.
+        """
+        with self._lock:
+            return sum(
+                1
+                for r in self._log
+                if r.is_api
+                and all(k in r.params and _value_matches(r.params[k], str(v)) for k, v in params_filter.items())
+            )
+
+    def reset_log(self) -> None:
+        """Forget the requests recorded so far."""
+        with self._lock:
+            self._log.clear()
+
+    def _record(self, method: str, path: str, params: dict[str, str], user_agent: str | None) -> RecordedRequest:
+        record = RecordedRequest(method=method, path=path, params=params, user_agent=user_agent)
+        with self._lock:
+            self._log.append(record)
+        return record
+
+    def _track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    # answers --------------------------------------------------------------------------------------------
+
+    def _answer(self, method: str, path: str, params: dict[str, str], record: RecordedRequest) -> _Reply | None:
+        for prefix, exact, route in _ROUTES:
+            if path == prefix or (not exact and path.startswith(prefix)):
+                return route(self, method, path, params, record)
+        return _html_reply(404, "Not found", "<h1>Not found</h1>")
+
+    def _serve_api(self, method: str, path: str, params: dict[str, str], record: RecordedRequest) -> _Reply | None:
+        api = self._require_api()
+        if not params:
+            # A browser opening api.php bare gets a readable page rather than an error.
+            return _html_reply(200, "API", f"<h1>WikiRoam sample wiki API</h1><pre>{html.escape(_HELP_TEXT)}</pre>")
+        fault = self.faults.take(params)
+        cors = _CORS_HEADERS if params.get("origin") == "*" else {}
+        if fault is not None:
+            record.fault = fault.kind
+            reply = self._fault_reply(api, fault, params)
+            if reply is not _PROCEED:
+                return reply
+        body, headers = api.handle(params)
+        return _json_reply(body, {**headers, **cors})
+
+    def _fault_reply(self, api: _Api, fault: Fault, params: Mapping[str, str]) -> _Reply | None:
+        if fault.kind == "timeout":
+            # Wait on the stop event, so stop() never waits for a slow answer to finish.
+            return None if self._stopping.wait(fault.delay) else _PROCEED
+        if fault.kind == "disconnect":
+            return None
+        if fault.kind == "maxlag":
+            raw = params.get("maxlag", "")
+            maxlag = int(raw) if _INTEGER.fullmatch(raw) else None
+            error = api.maxlag_error(fault.lag, maxlag, fault.retry_after)
+            return _json_reply(api.error_body(error), {"MediaWiki-API-Error": "maxlag", **error.headers})
+        if fault.kind.startswith("error:"):
+            code = fault.kind.removeprefix("error:")
+            info = fault.info or _KNOWN_ERROR_INFO.get(code, f"The sample wiki was told to fail with {code}.")
+            return _json_reply(api.error_body(ApiError(code, info)), {"MediaWiki-API-Error": code})
+        status = int(fault.kind)
+        headers = {}
+        retry_after = fault.retry_after if fault.retry_after is not None else (1 if status == 429 else None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        text = fault.info or _STATUS_TEXT.get(status, "The server could not answer this request.")
+        reply = _html_reply(status, f"Error {status}", f"<h1>Error {status}</h1><p>{html.escape(text)}</p>")
+        reply.headers.update(headers)
+        return reply
+
+    def _serve_article(self, method: str, path: str, params: dict[str, str], record: RecordedRequest) -> _Reply | None:
+        return self._article(unquote(path.removeprefix("/wiki/")))
+
+    def _serve_index(self, method: str, path: str, params: dict[str, str], record: RecordedRequest) -> _Reply | None:
+        if params.get("action") == "edit":
+            title = html.escape(params.get("title", ""))
+            return _html_reply(200, "Editing", f"<h1>Editing {title}</h1><p>The sample wiki is read-only.</p>")
+        return self._article(params.get("title", ""))
+
+    def _article(self, raw_title: str) -> _Reply:
+        title, _ = normalize_title(raw_title)
+        page = self.corpus.by_title(title) if title else None
+        if page is None or title is None:
+            shown = html.escape(title or raw_title)
+            return _html_reply(404, shown, f"<h1>{shown}</h1><p>This page does not exist.</p>")
+        note = ""
+        if page.redirect_to is not None:
+            note = f"<p><i>(Redirected from {html.escape(page.title)})</i></p>"
+            target = self.corpus.by_title(page.redirect_to)
+            page = target if target is not None else page
+        parts = [f"<h1>{html.escape(page.title)}</h1>", note]
+        if page.image is not None:
+            width, height = thumbnail_size(page.image, 320)
+            source = self._require_api().image_url(page.image, width)
+            parts.append(f'<img src="{html.escape(source)}" width="{width}" height="{height}" alt="">')
+        parts.append(_extract(page, intro=False, plain=False, section_format="wiki"))
+        links = [self.corpus.by_id(i) for i in page.links]
+        items = "".join(
+            f'<li><a href="{html.escape(self.page_url(p.title))}">{html.escape(p.title)}</a></li>'
+            for p in links
+            if p is not None
+        )
+        parts.append(f"<h2>Links</h2><ul>{items}</ul>")
+        backlinks = len(self.corpus.backlinks_of(page.pageid))
+        parts.append(f"<p>{backlinks} pages link here.</p>")
+        return _html_reply(200, page.title, "\n".join(parts))
+
+    def _serve_image(self, method: str, path: str, params: dict[str, str], record: RecordedRequest) -> _Reply | None:
+        parts = [unquote(p) for p in path.removeprefix("/images/").split("/")]
+        thumb = parts[0] == "thumb"
+        if thumb:
+            parts = parts[1:]
+        images = self.corpus.images
+        image = images.get(parts[2]) if len(parts) >= 3 else None
+        if image is None or "/".join(parts[:2]) != image.hash_path or len(parts) != (4 if thumb else 3):
+            return _html_reply(404, "Not found", "<h1>No such file</h1>")
+        width, height = image.width, image.height
+        if thumb:
+            match = re.fullmatch(r"([0-9]+)px-(.+)", parts[3])
+            if match is None or match.group(2) != image.name or not 1 <= int(match.group(1)) <= image.width:
+                return _html_reply(404, "Not found", "<h1>No such thumbnail</h1>")
+            width = int(match.group(1))
+            height = thumbnail_height(image, width)
+        headers = {"Cache-Control": "public, max-age=86400"}
+        return _Reply(200, png_bytes(width, height, image.name), "image/png", headers)
+
+    def _serve_home(self, method: str, path: str, params: dict[str, str], record: RecordedRequest) -> _Reply | None:
+        featured = [self.corpus.hub, *self.corpus.medium_hubs]
+        items = "".join(
+            f'<li><a href="{html.escape(self.page_url(p.title))}">{html.escape(p.title)}</a></li>' for p in featured
+        )
+        body = (
+            "<h1>WikiRoam sample wiki</h1>"
+            f'<p>{len(self.corpus.pages)} invented pages. API: <a href="{self.api_url}">{self.api_url}</a></p>'
+            f"<ul>{items}</ul>"
+        )
+        return _html_reply(200, "Sample wiki", body)
+
+    def _require_api(self) -> _Api:
+        if self._api is None:
+            raise RuntimeError("the sample wiki is not running")
+        return self._api
+
+
+_PROCEED: Final = _Reply(0, b"")
+_Route = Callable[[SampleWiki, str, str, dict[str, str], RecordedRequest], _Reply | None]
+_ROUTES: Final[tuple[tuple[str, bool, _Route], ...]] = (
+    ("/w/api.php", True, SampleWiki._serve_api),
+    ("/w/index.php", True, SampleWiki._serve_index),
+    ("/wiki/", False, SampleWiki._serve_article),
+    ("/images/", False, SampleWiki._serve_image),
+    ("/", True, SampleWiki._serve_home),
+)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """The stdlib threading server, pointing its handlers at the `SampleWiki` that owns it."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], wiki: SampleWiki) -> None:
+        self.wiki = wiki
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Parses one HTTP request, records it, and writes the sample wiki's answer."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle and delayed ACKs add 40 ms per request.
+    disable_nagle_algorithm = True
+    server_version = "SampleWiki/1.0"
+    sys_version = ""
+    timeout = 30
+
+    @property
+    def wiki(self) -> SampleWiki:
+        return cast(_HttpServer, self.server).wiki
+
+    def setup(self) -> None:
+        super().setup()
+        self.wiki._track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.wiki._track(self.connection, open_=False)
+
+    def do_GET(self) -> None:
+        self._handle("GET", b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._handle("POST", self.rfile.read(length) if length > 0 else b"")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Quiet by default: tests and the local stack would drown in one line per request.
+        if self.wiki.verbose:
+            super().log_message(format, *args)
+
+    def _handle(self, method: str, body: bytes) -> None:
+        split = urlsplit(self.path)
+        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        if body:
+            params.update(_form_params(self.headers.get("Content-Type", ""), body))
+        record = self.wiki._record(method, split.path, params, self.headers.get("User-Agent"))
+        try:
+            reply = self.wiki._answer(method, split.path, params, record)
+        except Exception as error:  # noqa: BLE001 (a bug must still produce an answer, shaped like MediaWiki's)
+            body_json = {
+                "error": {
+                    "code": f"internal_api_error_{type(error).__name__}",
+                    "info": f"[{SERVED_BY}] Exception caught: {error}",
+                    "errorclass": type(error).__name__,
+                },
+                "servedby": SERVED_BY,
+            }
+            reply = _json_reply(body_json, status=500)
+        if reply is None:
+            self.close_connection = True
+            return
+        record.status = reply.status
+        self._write(reply)
+
+    def _write(self, reply: _Reply) -> None:
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (a timeout fault, usually); nothing is left to tell it.
+            self.close_connection = True
+
+
+def _form_params(content_type: str, body: bytes) -> dict[str, str]:
+    """POST parameters from a urlencoded or multipart body, as PHP merges them into the request."""
+    if content_type.startswith("multipart/form-data"):
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+        found: dict[str, str] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str):
+                payload = part.get_payload(decode=True)
+                found[name] = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        return found
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))

@@ -53,7 +53,8 @@ def test_given_a_term_when_searching_then_results_come_in_rank_order_with_extrac
     ).json()
     assert [r.title for r in results] == [hit["title"] for hit in raw["query"]["search"]]
     for result in results:
-        assert result.extract and "\n" not in result.extract[:1]
+        assert result.extract
+        assert "\n" not in result.extract[:1]
         assert result.url == mediawiki.article_url(result.title)
         assert result.lastrevid is not None
 

@@ -32,8 +32,8 @@ class FlakyBatchWrites:
     def __getattr__(self, name):
         return getattr(self._client, name)
 
-    def batch_write_item(self, RequestItems):  # noqa: N803 (boto3's parameter name)
-        (table, requests), = RequestItems.items()
+    def batch_write_item(self, RequestItems):
+        ((table, requests),) = RequestItems.items()
         self.calls.append(len(requests))
         if self.unprocessed_calls > 0:
             self.unprocessed_calls -= 1
@@ -65,7 +65,9 @@ def test_given_a_completed_page_then_nobody_can_claim_it_again(pages):
     pages.save_backlinks_progress(pageid=1, owner="exec-a", count=3, status="complete", resume=None)
     assert pages.claim(1, "A", "exec-b", NOW + 10 * LEASE, LEASE) is False
     record = pages.get(1)
-    assert record.cached and record.claimed_by is None and record.backlinks_count == 3
+    assert record.cached
+    assert record.claimed_by is None
+    assert record.backlinks_count == 3
 
 
 def test_info_and_progress_are_written_only_by_the_owner(pages):
@@ -111,7 +113,8 @@ def test_given_unprocessed_items_then_they_are_retried_with_backoff_until_writte
     store.put_many(_links(30))
     assert len(sleeps) == 3
     links, cursor = store.backlinks(1, cursor=None, limit=100)
-    assert len(links) == 30 and cursor is None
+    assert len(links) == 30
+    assert cursor is None
 
 
 def test_given_a_table_that_stays_throttled_then_write_throttled_after_bounded_attempts(aws):
