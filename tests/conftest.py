@@ -70,7 +70,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its layer (its folder under tests/), so `-m unit` and friends select it."""
     for item in items:
         parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
-        if len(parts) > 1 and parts[0] in ("unit", "integration", "e2e"):
+        if len(parts) > 1 and parts[0] in ("unit", "infra", "integration", "e2e"):
             item.add_marker(parts[0])
 
 
