@@ -13,7 +13,7 @@ $(SYNCED): requirements/dev.txt
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || { echo "Installing uv $(UV_VERSION)"; $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"; }
 	@test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
 	@echo "Syncing $(VENV) with requirements/dev.txt"
-	@VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet requirements/dev.txt
+	@$(UV) pip sync --quiet --python $(BIN)/python requirements/dev.txt
 	@touch $@
 
 ## dev: run WikiRoam locally (sample wiki + API) at http://127.0.0.1:$${WIKIROAM_PORT:-8000}

@@ -1,0 +1,97 @@
+"""WikiRoam's Pulumi program: read the stack's config, build the components, export what operators need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from components.api import Api, ApiArgs
+from components.cache_pipeline import CachePipeline, CachePipelineArgs
+from components.environment import TableNames, WikiConfig
+from components.lambda_function import FunctionSize
+from components.lambda_package import LambdaPackage, LambdaPackageArgs
+from components.site import CustomDomain, Site, SiteArgs
+from components.tables import Tables, TablesArgs
+
+# Every key has its default and description in Pulumi.yaml.
+config = pulumi.Config()
+
+domain_name = config.get("domainName") or ""
+hosted_zone_id = config.get("hostedZoneId") or ""
+if bool(domain_name) != bool(hosted_zone_id):
+    raise ValueError("Set wikiroam:domainName and wikiroam:hostedZoneId together, or neither.")
+cache_concurrency = config.require_int("cacheConcurrency")
+wiki = WikiConfig(
+    api_url=config.require("wikiApiUrl"),
+    contact=config.require("contact"),
+    timeout_seconds=config.require_int("wikiTimeoutSeconds"),
+)
+log_retention_days = config.require_int("logRetentionDays")
+
+package = LambdaPackage(
+    "wikiroam-code",
+    LambdaPackageArgs(
+        functions_dir=Path("functions"),
+        layer_requirements=Path("requirements/layer.txt"),
+        build_dir=Path("build/lambda-layer"),
+    ),
+)
+tables = Tables("wikiroam-tables", TablesArgs(deletion_protection=config.require_bool("deletionProtection")))
+table_names = TableNames(pages=tables.pages.name, links=tables.links.name)
+pipeline = CachePipeline(
+    "wikiroam-cache",
+    CachePipelineArgs(
+        code=package.code,
+        layers=[package.layer_arn],
+        wiki=wiki,
+        table_names=table_names,
+        pages_table_arn=tables.pages.arn,
+        links_table_arn=tables.links.arn,
+        max_backlinks=config.require_int("maxBacklinks"),
+        trigger_size=FunctionSize(config.require_int("triggerMemoryMb"), config.require_int("triggerTimeoutSeconds")),
+        step_size=FunctionSize(config.require_int("cacheStepMemoryMb"), config.require_int("cacheStepTimeoutSeconds")),
+        backlinks_size=FunctionSize(
+            config.require_int("cacheBacklinksMemoryMb"), config.require_int("cacheBacklinksTimeoutSeconds")
+        ),
+        step_concurrency=None if cache_concurrency < 0 else cache_concurrency,
+        log_retention_days=log_retention_days,
+    ),
+)
+api = Api(
+    "wikiroam-api",
+    ApiArgs(
+        code=package.code,
+        layers=[package.layer_arn],
+        wiki=wiki,
+        table_names=table_names,
+        pages_table_arn=tables.pages.arn,
+        links_table_arn=tables.links.arn,
+        cache_topic_arn=pipeline.topic.arn,
+        search_limit=config.require_int("searchLimit"),
+        size=FunctionSize(config.require_int("apiMemoryMb"), config.require_int("apiTimeoutSeconds")),
+        throttle_burst=config.require_int("apiThrottleBurst"),
+        throttle_rate=config.require_int("apiThrottleRate"),
+        log_retention_days=log_retention_days,
+    ),
+)
+site = Site(
+    "wikiroam-site",
+    SiteArgs(
+        api_endpoint=api.endpoint,
+        site_dir=Path("site"),
+        price_class=config.require("priceClass"),
+        domain=CustomDomain(domain_name, hosted_zone_id) if domain_name else None,
+    ),
+)
+
+pulumi.export("siteUrl", site.url)
+pulumi.export("apiUrl", site.url.apply(lambda url: f"{url}/api"))
+pulumi.export("apiGatewayEndpoint", api.endpoint)
+pulumi.export("siteBucketName", site.bucket.bucket)
+pulumi.export("distributionId", site.distribution.id)
+pulumi.export("pagesTableName", tables.pages.name)
+pulumi.export("linksTableName", tables.links.name)
+pulumi.export("cacheTopicArn", pipeline.topic.arn)
+pulumi.export("cacheDeadLetterQueueUrl", pipeline.dead_letter_queue.url)
+pulumi.export("stateMachineArn", pipeline.state_machine.arn)

@@ -1,0 +1,1 @@
+"""WikiRoam's infrastructure: one Pulumi ComponentResource per file, and the pure functions that build its data."""

@@ -1,0 +1,123 @@
+"""The cache pipeline's state machine definition (Amazon States Language), built as a dict by a pure function.
+
+Each task invokes its Lambda function through the `arn:aws:states:::lambda:invoke` integration and passes the
+state's input plus the context object's execution and state fields (the functions derive their trace span
+from them). `ResultSelector` keeps only the function's returned dict, under `result`, so a state's
+`ResultPath` holds `{"result": <returned dict>}` and the Choice states read `$.<step>.result.<field>`.
+
+Retry covers the transient errors only: the wiki being unavailable or rate limiting, DynamoDB throttling, a
+backlinks run cut short by the function's timeout (its progress is saved, a retry resumes), and the Lambda
+service's own errors. Deterministic failures (a bad payload, a lost claim, a wiki API error) are not
+retried. Every task catches everything else into `CachingFailed`, which fails the execution with the real
+error name and cause (Step Functions' own `States.*` errors go to `CachingStepFailed`, see below).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.caching import BacklinksNotFinished
+from functions.errors import WikiRateLimited, WikiUnavailable
+from functions.store import WriteThrottled
+
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+# Error names come from the exception classes the functions raise: Step Functions matches the `errorType`.
+TRANSIENT_ERRORS = (
+    WikiUnavailable.__name__,
+    WikiRateLimited.__name__,
+    WriteThrottled.__name__,
+    BacklinksNotFinished.__name__,
+)
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+RETRY_INTERVAL_SECONDS = 2
+RETRY_MAX_ATTEMPTS = 3
+RETRY_BACKOFF_RATE = 2.0
+# Express workflows stop at five minutes: keep the retries of the longest task well inside that.
+RETRY_MAX_DELAY_SECONDS = 20
+# Step Functions' own errors a task can end with. A Fail state may not raise a name with the reserved `States.`
+# prefix (moto refuses it outright), so these fail the execution as `CachingStepFailed` with the original name
+# at the start of the cause. (`States.TaskFailed` is absent on purpose: in a Catch it matches every task error.)
+SERVICE_ERRORS = (
+    "States.Timeout",
+    "States.HeartbeatTimeout",
+    "States.Permissions",
+    "States.ResultPathMatchFailure",
+    "States.ParameterPathFailure",
+    "States.DataLimitExceeded",
+    "States.IntrinsicFailure",
+)
+FAILED_STATE = "CachingFailed"
+SERVICE_FAILED_STATE = "CachingStepFailed"
+
+
+def _task(function_arn: str, result_path: str, next_state: str) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": LAMBDA_INVOKE,
+        "Parameters": {
+            "FunctionName": function_arn,
+            "Payload": {
+                "input.$": "$",
+                "context": {
+                    "execution_id.$": "$$.Execution.Id",
+                    "state_name.$": "$$.State.Name",
+                    "entered_time.$": "$$.State.EnteredTime",
+                    "retry_count.$": "$$.State.RetryCount",
+                },
+            },
+        },
+        "ResultSelector": {"result.$": "$.Payload"},
+        "ResultPath": result_path,
+        "Retry": [
+            {
+                "ErrorEquals": [*TRANSIENT_ERRORS, *LAMBDA_SERVICE_ERRORS],
+                "IntervalSeconds": RETRY_INTERVAL_SECONDS,
+                "MaxAttempts": RETRY_MAX_ATTEMPTS,
+                "BackoffRate": RETRY_BACKOFF_RATE,
+                "MaxDelaySeconds": RETRY_MAX_DELAY_SECONDS,
+                "JitterStrategy": "FULL",
+            }
+        ],
+        "Catch": [
+            {"ErrorEquals": list(SERVICE_ERRORS), "ResultPath": "$.error", "Next": SERVICE_FAILED_STATE},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FAILED_STATE},
+        ],
+        "Next": next_state,
+    }
+
+
+def _choice(variable: str, when_true: str, otherwise: str) -> dict[str, Any]:
+    return {
+        "Type": "Choice",
+        "Choices": [{"Variable": variable, "BooleanEquals": True, "Next": when_true}],
+        "Default": otherwise,
+    }
+
+
+def state_machine_definition(start_arn: str, info_arn: str, backlinks_arn: str) -> dict[str, Any]:
+    """Cache one page: claim it, write its article data, then write every link to it."""
+    return {
+        "Comment": "Cache one wiki page: claim it, cache its article data, cache its backlinks.",
+        "StartAt": "CacheStart",
+        "States": {
+            "CacheStart": _task(start_arn, "$.start", "Claimed?"),
+            "Claimed?": _choice("$.start.result.proceed", "CacheInfo", "AlreadyCached"),
+            "AlreadyCached": {"Type": "Succeed", "Comment": "Cached already, or another execution is on it."},
+            "CacheInfo": _task(info_arn, "$.info", "Found?"),
+            "Found?": _choice("$.info.result.found", "CacheBacklinks", "PageGone"),
+            "PageGone": {"Type": "Succeed", "Comment": "The wiki no longer has the page; the claim is released."},
+            "CacheBacklinks": _task(backlinks_arn, "$.backlinks", "Cached"),
+            "Cached": {"Type": "Succeed"},
+            FAILED_STATE: {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
+            SERVICE_FAILED_STATE: {
+                "Type": "Fail",
+                "Error": SERVICE_FAILED_STATE,
+                "CausePath": "States.Format('{}: {}', $.error.Error, $.error.Cause)",
+            },
+        },
+    }

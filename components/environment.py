@@ -1,0 +1,64 @@
+"""Each function's environment, keyed by the names `functions.settings` reads, so the two cannot drift."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from functions import settings
+
+Environment = dict[str, pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
+class WikiConfig:
+    """Where the wiki is, who to contact about our traffic, and how long to wait for it."""
+
+    api_url: str
+    contact: pulumi.Input[str]
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class TableNames:
+    """The physical names of the pages and links tables."""
+
+    pages: pulumi.Input[str]
+    links: pulumi.Input[str]
+
+
+def _wiki(wiki: WikiConfig) -> Environment:
+    return {
+        settings.WIKI_API_URL: wiki.api_url,
+        settings.WIKI_CONTACT: wiki.contact,
+        settings.WIKI_TIMEOUT_SECONDS: f"{wiki.timeout_seconds:g}",
+    }
+
+
+def api_environment(
+    wiki: WikiConfig, tables: TableNames, search_limit: int, cache_topic_arn: pulumi.Input[str]
+) -> Environment:
+    """The api function's environment."""
+    return {
+        **_wiki(wiki),
+        settings.SEARCH_LIMIT: str(search_limit),
+        settings.PAGES_TABLE: tables.pages,
+        settings.LINKS_TABLE: tables.links,
+        settings.CACHE_TOPIC_ARN: cache_topic_arn,
+    }
+
+
+def trigger_environment(state_machine_arn: pulumi.Input[str]) -> Environment:
+    """The trigger function's environment."""
+    return {settings.STATE_MACHINE_ARN: state_machine_arn}
+
+
+def cache_step_environment(wiki: WikiConfig, tables: TableNames, max_backlinks: int) -> Environment:
+    """The environment the three cache step functions share."""
+    return {
+        **_wiki(wiki),
+        settings.PAGES_TABLE: tables.pages,
+        settings.LINKS_TABLE: tables.links,
+        settings.MAX_BACKLINKS: str(max_backlinks),
+    }

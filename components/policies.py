@@ -1,0 +1,176 @@
+"""IAM, bucket and queue policy documents: plain dicts built by pure functions, serialised by the components.
+
+Every statement names the actions a caller really makes and the resources it makes them on. The one
+exception, Step Functions' log delivery, says why beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+Statement = dict[str, Any]
+PolicyDocument = dict[str, Any]
+
+VERSION = "2012-10-17"
+# Statement ids the tests allow to use `Resource: "*"`, because AWS gives those actions no resource type.
+WILDCARD_RESOURCE_SIDS = frozenset({"VendedLogDeliveryHasNoResourceType"})
+
+
+def document(statements: Iterable[Statement]) -> PolicyDocument:
+    """A policy document with the current policy language version."""
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def assume_role_policy(service: str) -> PolicyDocument:
+    """A trust policy letting one AWS service (e.g. `lambda.amazonaws.com`) assume the role."""
+    return document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
+
+
+def log_group_statement(log_group_arn: str) -> Statement:
+    """Write to one log group's streams (a function's own log group, nothing else)."""
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"{log_group_arn}:*"],
+    }
+
+
+def function_policy(log_group_arn: str, statements: Sequence[Mapping[str, Any]]) -> PolicyDocument:
+    """A Lambda function's inline policy: its own logs plus what its code calls."""
+    return document([log_group_statement(log_group_arn), *(dict(s) for s in statements)])
+
+
+def api_statements(pages_table_arn: str, links_table_arn: str, cache_topic_arn: str) -> list[Statement]:
+    """The api function reads both tables and publishes cache requests."""
+    return [
+        {
+            "Sid": "ReadPages",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            "Resource": [pages_table_arn],
+        },
+        {"Sid": "QueryLinks", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [links_table_arn]},
+        {"Sid": "PublishCacheRequests", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [cache_topic_arn]},
+    ]
+
+
+def trigger_statements(state_machine_arn: str, dead_letter_queue_arn: str) -> list[Statement]:
+    """The trigger starts executions; its on-failure destination sends to the dead-letter queue as the function."""
+    return [
+        {
+            "Sid": "StartCachePipeline",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [state_machine_arn],
+        },
+        {
+            "Sid": "SendFailedInvocations",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [dead_letter_queue_arn],
+        },
+    ]
+
+
+def cache_start_statements(pages_table_arn: str) -> list[Statement]:
+    """CacheStart claims the page with a conditional update, then reads it when the claim fails."""
+    return [
+        {
+            "Sid": "ClaimPage",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem", "dynamodb:GetItem"],
+            "Resource": [pages_table_arn],
+        }
+    ]
+
+
+def cache_info_statements(pages_table_arn: str) -> list[Statement]:
+    """CacheInfo writes the article, or releases the claim when the wiki no longer has the page."""
+    return [
+        {
+            "Sid": "WritePageInfo",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            "Resource": [pages_table_arn],
+        }
+    ]
+
+
+def cache_backlinks_statements(pages_table_arn: str, links_table_arn: str) -> list[Statement]:
+    """CacheBacklinks reads and saves its progress on the page, and writes links in batches."""
+    return [
+        {
+            "Sid": "TrackBacklinksProgress",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Resource": [pages_table_arn],
+        },
+        {"Sid": "WriteLinks", "Effect": "Allow", "Action": ["dynamodb:BatchWriteItem"], "Resource": [links_table_arn]},
+    ]
+
+
+def state_machine_policy(function_arns: Sequence[str]) -> PolicyDocument:
+    """The state machine invokes its three task functions and delivers its execution logs."""
+    return document(
+        [
+            {
+                "Sid": "InvokeTaskFunctions",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                # The `:*` form covers qualified invocations (versions, aliases) of the same functions.
+                "Resource": [arn for function_arn in function_arns for arn in (function_arn, f"{function_arn}:*")],
+            },
+            {
+                # Step Functions writes to CloudWatch Logs through vended log delivery; these actions have no
+                # resource type in IAM, so AWS requires `Resource: "*"` (Step Functions developer guide,
+                # "IAM policies for logging to CloudWatch Logs").
+                "Sid": "VendedLogDeliveryHasNoResourceType",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
+                "Resource": "*",
+            },
+        ]
+    )
+
+
+def site_bucket_policy(bucket_arn: str, distribution_arn: str) -> PolicyDocument:
+    """Only this CloudFront distribution (through its origin access control) may read the site's objects."""
+    return document(
+        [
+            {
+                "Sid": "CloudFrontReadsSite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/*"],
+                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            }
+        ]
+    )
+
+
+def dead_letter_queue_policy(queue_arn: str, topic_arn: str) -> PolicyDocument:
+    """Only the cache request topic may move undeliverable messages into the dead-letter queue."""
+    return document(
+        [
+            {
+                "Sid": "TopicRedrivesUndeliverable",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": ["sqs:SendMessage"],
+                "Resource": [queue_arn],
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ]
+    )
