@@ -40,7 +40,10 @@ class LambdaContext:
 def main(argv: list[str] | None = None) -> int:
     """Start every service, print where it is, and wait for Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
-    default_port = int(os.environ.get("WIKIROAM_PORT", DEFAULT_PORT))
+    raw_port = os.environ.get("WIKIROAM_PORT", "").strip() or str(DEFAULT_PORT)
+    if not raw_port.isdigit() or not 0 <= int(raw_port) <= 65535:
+        parser.error(f"WIKIROAM_PORT={raw_port!r} is not a port number: set it between 1 and 65535 (default 8000)")
+    default_port = int(raw_port)
     parser.add_argument("--port", type=int, default=default_port, help="gateway port (env WIKIROAM_PORT, 8000)")
     args = parser.parse_args(argv)
 
@@ -84,7 +87,14 @@ def main(argv: list[str] | None = None) -> int:
             def invoke(event: dict[str, Any]) -> Any:
                 return api.handler(event, LambdaContext())
 
-            gateway = Gateway(invoke, port=args.port)
+            try:
+                gateway = Gateway(invoke, port=args.port)
+            except OSError as error:
+                print(
+                    f"cannot listen on 127.0.0.1:{args.port} ({error.strerror}): "
+                    "stop what uses it, or set WIKIROAM_PORT"
+                )
+                return 1
             gateway.start()
             print(f"  gateway           {gateway.url}/api/", flush=True)
             print(f"WikiRoam is running at {gateway.url} (try {gateway.url}/api/search?q=river); Ctrl-C stops it")
