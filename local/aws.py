@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from functions.store import FROMID_INDEX
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -64,7 +66,7 @@ def links_table_spec(name: str) -> dict[str, Any]:
         ],
         "GlobalSecondaryIndexes": [
             {
-                "IndexName": "fromid-index",
+                "IndexName": FROMID_INDEX,
                 "KeySchema": [
                     {"AttributeName": "fromid", "KeyType": "HASH"},
                     {"AttributeName": "toid", "KeyType": "RANGE"},
