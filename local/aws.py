@@ -1,8 +1,9 @@
-"""The local AWS: moto's server on loopback, and the tables and topic the functions use."""
+"""The local AWS: moto's server on loopback, the environment that points boto3 at it, and table specs for tests."""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,18 +28,39 @@ def local_aws_env(endpoint_url: str | None) -> dict[str, str]:
 
 @contextmanager
 def moto_server(port: int = 0) -> Iterator[str]:
-    """Run moto's ThreadedMotoServer on 127.0.0.1 and yield its endpoint URL."""
+    """moto's ThreadedMotoServer on 127.0.0.1, executing state machines; yields its endpoint URL.
+
+    moto's backends are process-wide: on exit every resource is forgotten, so the next server starts empty.
+    """
+    import requests
+    from moto.core.config import default_user_config
     from moto.server import ThreadedMotoServer
 
     # moto's werkzeug server logs every request; the local stack's own lines say what matters.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    host, bound_port = server.get_host_and_port()
+    endpoint = f"http://{host}:{bound_port}"
+    saved_port = os.environ.get("MOTO_PORT")
+    saved_config = {"stepfunctions": dict(default_user_config.get("stepfunctions", {}))}
+    # moto's Step Functions calls Lambda through its own server, at MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(bound_port)
     try:
-        host, bound_port = server.get_host_and_port()
-        yield f"http://{host}:{bound_port}"
+        answer = requests.post(
+            f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+        )
+        answer.raise_for_status()
+        yield endpoint
     finally:
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10)
+        # The config is process-wide too: in-process `mock_aws` users (tests) get back what they had.
+        requests.post(f"{endpoint}/moto-api/config", json=saved_config, timeout=10)
         server.stop()
+        if saved_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = saved_port
 
 
 def pages_table_spec(name: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ options. Config comes from Pulumi.yaml's defaults overlaid with Pulumi.<stack>.y
 
 from __future__ import annotations
 
-import json
 import os
 import runpy
 import subprocess
@@ -19,11 +18,12 @@ from unittest import mock
 
 import pulumi
 import pytest
-import yaml
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from local.deployer import stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -31,25 +31,6 @@ REGION = "us-east-1"
 CONTACT = "infra-tests@example.org"
 CLOUDFRONT_DOMAIN = "d111111abcdef8.cloudfront.net"
 CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"
-
-
-def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """The config the Pulumi CLI hands the program: Pulumi.yaml defaults, then the stack file, then overrides."""
-    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {}
-    for key, spec in (project.get("config") or {}).items():
-        full_key = key if ":" in key else f"{project['name']}:{key}"
-        if isinstance(spec, dict):
-            if "default" in spec:
-                values[full_key] = spec["default"]
-            elif "value" in spec:
-                values[full_key] = spec["value"]
-        else:
-            values[full_key] = spec
-    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
-    values.update(stack_file.get("config") or {})
-    values.update(overrides or {})
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
 
 def _physical_name(typ: str, name: str, inputs: Mapping[str, Any]) -> str:
@@ -86,6 +67,9 @@ def computed_outputs(typ: str, name: str, resource_id: str, inputs: Mapping[str,
         )
     elif typ == "aws:sfn/stateMachine:StateMachine":
         outputs.update(name=physical, arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{physical}")
+    elif typ == "aws:secretsmanager/secret:Secret":
+        # Secrets Manager appends six random characters to the name in the ARN.
+        outputs.update(name=physical, arn=f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{physical}-AbCdEf")
     elif typ == "aws:iam/role:Role":
         outputs.update(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}")
     elif typ == "aws:apigatewayv2/api:Api":

@@ -34,7 +34,7 @@ def test_a_request_becomes_an_http_api_v2_event_with_query_and_trace_headers():
     assert event["requestContext"]["http"]["method"] == "GET"
 
 
-def test_given_make_dev_when_searching_through_it_then_the_sample_wiki_answers_and_sigint_stops_it():
+def test_given_make_dev_when_searching_through_it_then_the_pipeline_caches_the_results_and_sigint_stops_it():
     port = _free_port()
     with subprocess.Popen(
         [sys.executable, "-m", "local", "--port", str(port)],
@@ -43,6 +43,31 @@ def test_given_make_dev_when_searching_through_it_then_the_sample_wiki_answers_a
         text=True,
     ) as process:
         _exercise(process, port)
+
+
+def test_given_the_port_is_taken_when_starting_make_dev_then_it_says_what_to_do_and_exits_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "local", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "WIKIROAM_PORT" in result.stderr
+
+
+def test_given_a_bad_wikiroam_port_then_make_dev_refuses_it_with_the_default_named(monkeypatch):
+    monkeypatch.setenv("WIKIROAM_PORT", "eighty")
+    result = subprocess.run([sys.executable, "-m", "local"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "WIKIROAM_PORT='eighty' is not a port number" in result.stderr
+    assert "default 8000" in result.stderr
 
 
 def _exercise(process: subprocess.Popen, port: int) -> None:
@@ -56,9 +81,11 @@ def _exercise(process: subprocess.Popen, port: int) -> None:
             if line.startswith("WikiRoam is running at"):
                 break
         assert f"http://127.0.0.1:{port}" in lines[-1]
-        assert any("sample wiki" in line for line in lines)
+        for service in ("sample wiki", "local AWS (moto)", "deployed", "gateway"):
+            assert any(service in line for line in lines), service
         base = f"http://127.0.0.1:{port}"
         assert requests.get(f"{base}/api/health", timeout=10).json() == {"status": "ok"}
+        assert "<html" in requests.get(f"{base}/", timeout=10).text
         body = requests.get(f"{base}/api/search", params={"q": "river"}, timeout=10).json()
         assert body["query"] == "river"
         assert body["results"]
@@ -66,9 +93,18 @@ def _exercise(process: subprocess.Popen, port: int) -> None:
         bad = requests.get(f"{base}/api/search", params={"q": " "}, timeout=10)
         assert bad.status_code == 400
         assert bad.json()["error"]["code"] == "missing_query"
+        first = body["results"][0]["pageid"]
+        while time.monotonic() < deadline + 60:
+            page = requests.get(f"{base}/api/pages/{first}", timeout=10).json()
+            if page["backlinks_status"] == "complete":
+                break
+            time.sleep(0.2)
+        assert page["backlinks_status"] == "complete"
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            assert process.wait(timeout=15) == 0
+            assert process.wait(timeout=30) == 0
         finally:
             process.kill()
+    rest = process.stdout.read()
+    assert "stopped" in rest

@@ -1,0 +1,452 @@
+"""Where moto 5.2.5 differs from AWS in ways WikiRoam depends on, and the patches that close each gap.
+
+Each patch is installed by `install_fidelity_patches()` and undone on exit; each has a test in
+`tests/integration/test_local_fidelity.py`.
+
+1. SNS -> Lambda: moto builds the Lambda event with fake MessageAttributes, a constant MessageId and topic ARN,
+   and invokes the function inside Publish. AWS delivers asynchronously with the published attributes (W3C
+   trace context rides in them) and the real ids. Patched: `Subscription.publish` for the `lambda` protocol.
+2. Asynchronous invocation: Lambda retries a failed asynchronous invocation (the function's
+   EventInvokeConfig `MaximumRetryAttempts`, default 2) and then sends a record to its on-failure
+   destination. moto does neither. `AsyncInvoker` does, with `retry_delays` shortened from AWS's minutes.
+3. Logs subscription -> Lambda: moto ignores `filterPattern` and calls the function inside PutLogEvents.
+   Patched: `LambdaBackend.send_log_event` applies the pattern (terms and quoted phrases, the forms WikiRoam
+   uses; anything else is refused at PutSubscriptionFilter time) and delivers asynchronously.
+4. Step Functions execution logs: moto writes none. Patched: when an execution ends, its history becomes
+   CloudWatch events in the Step Functions log format (`id`, `type`, `details`, `previous_event_id`,
+   `event_timestamp` in epoch-ms, `execution_arn`) in the log group of the state machine's logging
+   configuration, honouring `level` and `includeExecutionData`.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# AWS waits about 1 then 2 minutes between asynchronous retries; locally seconds keep the loop observable.
+DEFAULT_RETRY_DELAYS = (1.0, 2.0)
+_DEFAULT_ASYNC_RETRIES = 2
+_PATTERN_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+_UNSUPPORTED_PATTERN = re.compile(r"^\s*[\[{]|\?|(^|\s)-")
+
+
+def matches_filter_pattern(pattern: str, message: str) -> bool:
+    """CloudWatch Logs' filter pattern on unstructured text: every term (or quoted phrase) must appear."""
+    terms = [quoted if quoted else bare for quoted, bare in _PATTERN_TOKEN.findall(pattern)]
+    return all(term in message for term in terms)
+
+
+def check_filter_pattern(pattern: str) -> None:
+    """Refuse the pattern forms the local stack does not evaluate (JSON, space-delimited, OR, exclusion)."""
+    if _UNSUPPORTED_PATTERN.search(pattern):
+        raise ValueError(
+            f"the local stack evaluates only term and quoted-phrase filter patterns, not {pattern!r}: "
+            "use terms, or extend local.fidelity.matches_filter_pattern"
+        )
+
+
+class Activity:
+    """Counts the local AWS's background work (queued invocations, running executions) to tell when it is idle."""
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """Mark one piece of work as in progress for the duration of the block."""
+        with self._changed:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy -= 1
+                self._changed.notify_all()
+
+    def begin(self) -> None:
+        """Mark one piece of work as started (`end` must follow)."""
+        with self._changed:
+            self._busy += 1
+
+    def end(self) -> None:
+        """Mark one piece of work as finished."""
+        with self._changed:
+            self._busy -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing is in progress; False if `timeout` seconds pass first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._busy == 0, timeout=timeout)
+
+
+class AsyncInvoker:
+    """Lambda's asynchronous invocation: a queue, retries per EventInvokeConfig, then the on-failure destination."""
+
+    def __init__(
+        self, activity: Activity, *, retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS, workers: int = 4
+    ) -> None:
+        self._activity = activity
+        self._retry_delays = tuple(retry_delays)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wikiroam-async-invoke")
+        self._pending: set[Future[None]] = set()
+        self._guard = threading.Lock()
+        self._stopping = threading.Event()
+        self.failures: list[dict[str, Any]] = []
+
+    def submit(self, function: Any, event: Mapping[str, Any]) -> None:
+        """Queue one asynchronous invocation of a moto LambdaFunction."""
+        self._activity.begin()
+        try:
+            future = self._pool.submit(self._deliver, function, dict(event))
+        except RuntimeError:
+            self._activity.end()
+            raise
+        with self._guard:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def idle(self) -> bool:
+        """True when no asynchronous invocation is queued or running."""
+        with self._guard:
+            return not self._pending
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Finish what is running (no new retries), then stop the workers."""
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        while not self.idle() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._guard:
+            self._pending.discard(future)
+        self._activity.end()
+        error = future.exception() if not future.cancelled() else None
+        if error is not None:
+            logger.error("asynchronous invocation crashed: %s: %s", type(error).__name__, error)
+
+    def _deliver(self, function: Any, event: dict[str, Any]) -> None:
+        config = _event_invoke_config(function)
+        retries = int(config.get("MaximumRetryAttempts", _DEFAULT_ASYNC_RETRIES))
+        attempt = 0
+        while True:
+            headers: dict[str, str] = {}
+            payload = function.invoke(json.dumps(event), {"x-amz-invocation-type": "Event"}, headers)
+            errored = "x-amz-function-error" in headers
+            attempt += 1
+            if not errored:
+                return
+            if attempt > retries or self._stopping.is_set():
+                break
+            delay = self._retry_delays[min(attempt - 1, len(self._retry_delays) - 1)] if self._retry_delays else 0
+            if self._stopping.wait(delay):
+                break
+        self._send_to_failure_destination(function, config, event, payload, attempt)
+
+    def _send_to_failure_destination(
+        self, function: Any, config: Mapping[str, Any], event: Mapping[str, Any], payload: Any, attempts: int
+    ) -> None:
+        text = payload.decode() if isinstance(payload, bytes) else str(payload)
+        reported = _json_or_text(text)
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": "",
+                "functionArn": f"{function.function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": reported,
+        }
+        self.failures.append(record)
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
+        if not destination.startswith("arn:aws:sqs:"):
+            reason = (
+                f"{reported.get('errorType')}: {reported.get('errorMessage')}" if isinstance(reported, dict) else text
+            )
+            logger.error(
+                "%s failed %d times and has no on-failure destination: %s", function.function_name, attempts, reason
+            )
+            return
+        from moto.sqs.models import sqs_backends
+
+        _, _, _, region, account, queue_name = destination.split(":", 5)
+        sqs_backends[account][region].send_message(queue_name, json.dumps(record))
+
+
+def _event_invoke_config(function: Any) -> dict[str, Any]:
+    configs = getattr(function, "event_invoke_config", None) or []
+    return dict(configs[-1].config) if configs else {}
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def sns_lambda_event(
+    subscription: Any, message: str, message_id: str, subject: str | None, attributes: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The event SNS hands a subscribed Lambda function, with the published message's real ids and attributes."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    topic_arn = subscription.topic.arn
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": now,
+                    "SignatureVersion": "1",
+                    "Signature": "",
+                    "SigningCertUrl": "",
+                    "UnsubscribeUrl": f"https://sns.local/?Action=Unsubscribe&SubscriptionArn={subscription.arn}",
+                    "MessageAttributes": {
+                        name: {"Type": value.get("Type", "String"), "Value": value.get("Value")}
+                        for name, value in (attributes or {}).items()
+                    },
+                },
+            }
+        ]
+    }
+
+
+def step_functions_log_events(
+    execution_arn: str, history: Sequence[Mapping[str, Any]], *, level: str, include_execution_data: bool
+) -> list[dict[str, Any]]:
+    """An execution's history as CloudWatch log events in the Step Functions log format."""
+    from moto.stepfunctions.parser.api import HistoryEventType, LogLevel
+    from moto.stepfunctions.parser.asl.eval.event.logging import is_logging_enabled_for
+
+    events = []
+    for event in history:
+        raw_type = event["type"]
+        event_type = str(getattr(raw_type, "value", raw_type))
+        if not is_logging_enabled_for(LogLevel(level), HistoryEventType(event_type)):
+            continue
+        details: dict[str, Any] = {}
+        for key, value in event.items():
+            if key.endswith("EventDetails") and isinstance(value, Mapping):
+                details = dict(value)
+        if not include_execution_data:
+            for key in ("input", "output", "inputDetails", "outputDetails"):
+                details.pop(key, None)
+        epoch_ms = _epoch_ms(event["timestamp"])
+        record = {
+            "id": str(event["id"]),
+            "type": event_type,
+            "details": details,
+            "previous_event_id": str(event.get("previousEventId", 0)),
+            "event_timestamp": str(epoch_ms),
+            "execution_arn": execution_arn,
+            "redrive_count": "0",
+        }
+        events.append({"timestamp": epoch_ms, "message": json.dumps(record, separators=(",", ":"), default=str)})
+    return events
+
+
+def _epoch_ms(timestamp: Any) -> int:
+    # moto's history holds datetimes or ISO strings ("...06.696Z"), depending on the event.
+    if isinstance(timestamp, datetime):
+        return int(timestamp.timestamp() * 1000)
+    if isinstance(timestamp, (int, float)):
+        return int(timestamp)
+    return int(datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@contextmanager
+def install_fidelity_patches(invoker: AsyncInvoker, activity: Activity) -> Iterator[None]:
+    """Install the four patches above; undo them on exit."""
+    with ExitStack() as stack:
+        stack.enter_context(_patched_sns_delivery(invoker))
+        stack.enter_context(_patched_log_subscriptions(invoker))
+        stack.enter_context(_patched_execution_logs(activity))
+        yield
+
+
+@contextmanager
+def _patch(owner: Any, name: str, replacement: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield original
+    finally:
+        setattr(owner, name, original)
+
+
+@contextmanager
+def _patched_sns_delivery(invoker: AsyncInvoker) -> Iterator[None]:
+    from moto.awslambda.utils import get_backend
+    from moto.sns.models import Subscription
+
+    original_publish = Subscription.publish
+
+    def publish(  # noqa: PLR0917 (moto's signature)
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+        message_structure: str | None = None,
+    ) -> None:
+        if self.protocol != "lambda":
+            original_publish(
+                self, message, message_id, subject, message_attributes, group_id, deduplication_id, message_structure
+            )
+            return
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+            message_attributes, message
+        ):
+            return
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        region = self.endpoint.split(":")[3]
+        function = get_backend(self.account_id, region).get_function(self.endpoint)
+        invoker.submit(function, sns_lambda_event(self, message, message_id, subject, message_attributes))
+
+    with _patch(Subscription, "publish", publish):
+        yield
+
+
+@contextmanager
+def _patched_log_subscriptions(invoker: AsyncInvoker) -> Iterator[None]:
+    from moto.awslambda.models import LambdaBackend
+    from moto.logs.exceptions import InvalidParameterException
+    from moto.logs.models import LogGroup
+
+    original_put = LogGroup.put_subscription_filter
+
+    def put_subscription_filter(self: Any, filter_name: str, filter_pattern: str, *args: Any, **kwargs: Any) -> None:
+        try:
+            check_filter_pattern(filter_pattern)
+        except ValueError as error:
+            raise InvalidParameterException(msg=str(error)) from error
+        original_put(self, filter_name, filter_pattern, *args, **kwargs)
+
+    def send_log_event(  # noqa: PLR0917 (moto's signature)
+        self: Any,
+        function_arn: str,
+        filter_name: str,
+        log_group_name: str,
+        log_stream_name: str,
+        log_events: list[dict[str, Any]],
+    ) -> None:
+        from moto.logs.models import logs_backends
+
+        group = logs_backends[self.account_id][self.region_name].groups.get(log_group_name)
+        subscription = group.subscription_filters.get(filter_name) if group is not None else None
+        pattern = subscription.filter_pattern if subscription is not None else ""
+        matching = [event for event in log_events if matches_filter_pattern(pattern, event["message"])]
+        if not matching:
+            return
+        data = {
+            "messageType": "DATA_MESSAGE",
+            "owner": self.account_id,
+            "logGroup": log_group_name,
+            "logStream": log_stream_name,
+            "subscriptionFilters": [filter_name],
+            "logEvents": matching,
+        }
+        compressed = gzip.compress(json.dumps(data, separators=(",", ":")).encode())
+        event = {"awslogs": {"data": base64.b64encode(compressed).decode()}}
+        invoker.submit(self.get_function(function_arn), event)
+
+    with (
+        _patch(LogGroup, "put_subscription_filter", put_subscription_filter),
+        _patch(LambdaBackend, "send_log_event", send_log_event),
+    ):
+        yield
+
+
+@contextmanager
+def _patched_execution_logs(activity: Activity) -> Iterator[None]:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original_start: Callable[[Any], None] = ExecutionWorker.start
+    original_logic: Callable[[Any], None] = ExecutionWorker._execution_logic
+
+    def start(self: Any) -> None:
+        # Counted from StartExecution, so "idle" never falls between the start and the execution's thread.
+        activity.begin()
+        try:
+            original_start(self)
+        except BaseException:
+            activity.end()
+            raise
+
+    def execution_logic(self: Any) -> None:
+        try:
+            original_logic(self)
+        finally:
+            # An exception escaping here would leave the execution RUNNING forever: log it instead.
+            try:
+                _write_execution_logs(self)
+            except Exception:
+                logger.exception("could not write the execution's Step Functions log events")
+            finally:
+                activity.end()
+
+    with _patch(ExecutionWorker, "start", start), _patch(ExecutionWorker, "_execution_logic", execution_logic):
+        yield
+
+
+def _write_execution_logs(worker: Any) -> None:
+    execution = worker._execution_communication.execution
+    configuration = getattr(execution.state_machine, "loggingConfiguration", None) or {}
+    level = configuration.get("level", "OFF")
+    destinations = configuration.get("destinations") or []
+    if level == "OFF" or not destinations:
+        return
+    group_arn = destinations[0].get("cloudWatchLogsLogGroup", {}).get("logGroupArn", "")
+    # arn:aws:logs:<region>:<account>:log-group:<name>:*
+    parts = group_arn.split(":")
+    if len(parts) < 7 or parts[5] != "log-group":
+        logger.error("the state machine logs to %r, which is not a log group ARN", group_arn)
+        return
+    region, account, group_name = parts[3], parts[4], parts[6]
+    history = worker.env.event_manager.get_event_history() if worker.env is not None else []
+    events = step_functions_log_events(
+        execution.exec_arn,
+        history,
+        level=level,
+        include_execution_data=bool(configuration.get("includeExecutionData")),
+    )
+    if not events:
+        return
+    from moto.logs.models import logs_backends
+
+    backend = logs_backends[account][region]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M")
+    digest = hashlib.sha256(execution.exec_arn.encode()).hexdigest()[:32]
+    stream = f"states/{execution.state_machine.name}/{stamp}/{digest}"
+    backend.create_log_stream(group_name, stream)
+    backend.put_log_events(group_name, stream, events)

@@ -1,0 +1,409 @@
+"""The local Lambda runtime: moto's Lambda invocations run the deployed handler in this process, one at a time.
+
+moto can only run Lambda code in Docker. `LambdaRunner.install()` replaces
+`moto.awslambda.models.LambdaFunction._invoke_lambda`, the one seam behind Invoke, Step Functions tasks,
+SNS -> Lambda and Logs subscription -> Lambda, with a runner that:
+
+- unpacks the function's deployed zip (from moto) once per code hash and imports the handler from there, in a
+  *sandbox* of its own: every function keeps its own copy of the `functions` package (module globals, cold
+  start, telemetry provider), as separate Lambda sandboxes would. Third-party packages (the layer's) are the
+  project environment's, shared.
+- runs it with the function's environment variables plus the ones the Lambda runtime sets, and a context
+  object whose remaining time honours the configured timeout;
+- writes what the handler printed or logged, between START/END/REPORT lines, to the function's log group
+  (its `loggingConfig.logGroup`, else `/aws/lambda/<name>`), which fires the log group's subscriptions;
+- answers failures in Lambda's error shape (`errorType`, `errorMessage`, `stackTrace`), so Step Functions
+  Retry/Catch match the real error name.
+
+`os.environ`, `sys.modules` and the output streams are process-wide, so invocations are serialised by one
+lock. A handler cannot be pre-empted in a thread: one that overruns its timeout runs to the end, then its
+invocation is reported as `Sandbox.Timedout`, as Lambda would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+import moto
+
+from local.aws import REGION
+
+# The runner replaces a private moto method: pin the version it was written and tested against.
+SUPPORTED_MOTO_VERSION = "5.2.5"
+SANDBOXED_PACKAGE = "functions"
+# What the Lambda Python runtime's log handler writes (the `Text` log format).
+_LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
+# The Lambda runtime passes the environment of its own; credentials come from the function's role.
+_RUNTIME_ENV_PREFIXES = ("WIKIROAM_", "OTEL_", "AWS_LAMBDA_", "_HANDLER", "LAMBDA_")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Invocation:
+    """One finished invocation, as the runner saw it."""
+
+    function_name: str
+    request_id: str
+    event: Any
+    payload: str
+    errored: bool
+    log_lines: list[str]
+    duration_ms: float
+    cold_start: bool
+
+
+@dataclass
+class _Sandbox:
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+    code_sha: str = ""
+    started: bool = False
+
+
+class LambdaContext:
+    """The context object a Python handler receives."""
+
+    def __init__(self, function: Any, request_id: str, log_stream_name: str, log_group_name: str) -> None:
+        self.function_name: str = function.function_name
+        self.function_version: str = str(function.version)
+        self.invoked_function_arn: str = function.function_arn
+        self.memory_limit_in_mb: int = int(function.memory_size)
+        self.aws_request_id = request_id
+        self.log_group_name = log_group_name
+        self.log_stream_name = log_stream_name
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + float(function.timeout)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's configured timeout."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _Capture:
+    """Collects what the invoking thread writes while an invocation runs."""
+
+    def __init__(self, thread_id: int) -> None:
+        self.thread_id = thread_id
+        self.buffer = io.StringIO()
+
+
+class _StreamRouter(io.TextIOBase):
+    """Stands in for sys.stdout/sys.stderr: the invoking thread's writes go to its invocation's capture."""
+
+    def __init__(self, runner: LambdaRunner, original: TextIO) -> None:
+        self._runner = runner
+        self.original = original
+
+    def write(self, text: str) -> int:
+        capture = self._runner._capture_for_current_thread()
+        if capture is None:
+            return self.original.write(text)
+        return capture.buffer.write(text)
+
+    def flush(self) -> None:
+        self.original.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+
+class _LambdaLogHandler(logging.Handler):
+    """The Lambda runtime's root log handler: records of the invoking thread, in the runtime's text format."""
+
+    def __init__(self, runner: LambdaRunner) -> None:
+        super().__init__(level=logging.WARNING)
+        self._runner = runner
+
+    def emit(self, record: logging.LogRecord) -> None:
+        capture = self._runner._capture_for_current_thread()
+        if capture is None:
+            return
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message = f"{message}\n{''.join(traceback.format_exception(*record.exc_info)).rstrip()}"
+            line = _LOG_FORMAT % {
+                "levelname": record.levelname,
+                "asctime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+                "msecs": record.msecs,
+                "aws_request_id": self._runner._current_request_id,
+                "message": message,
+            }
+        except Exception:  # noqa: BLE001 (logging must never fail the invocation; this is logging's own policy)
+            self.handleError(record)
+            return
+        capture.buffer.write(line)
+
+
+class LambdaRunner:
+    """Runs moto's Lambda functions in this process. Use `install()` as a context manager."""
+
+    def __init__(self, *, endpoint_url: str, work_dir: Path | None = None) -> None:
+        if moto.__version__ != SUPPORTED_MOTO_VERSION:
+            raise RuntimeError(
+                f"the local Lambda runner patches moto {SUPPORTED_MOTO_VERSION} internals, found moto "
+                f"{moto.__version__}: install the version requirements/runtime.txt pins (make dev does)"
+            )
+        self._endpoint_url = endpoint_url
+        self._own_work_dir = work_dir is None
+        self._work_dir = work_dir or Path(tempfile.mkdtemp(prefix="wikiroam-lambda-"))
+        self._lock = threading.RLock()
+        self._sandboxes: dict[str, _Sandbox] = {}
+        self._log_groups: dict[str, str] = {}
+        self._capture: _Capture | None = None
+        self._current_request_id = ""
+        self._listeners: list[Callable[[Invocation], None]] = []
+        self.invocations: list[Invocation] = []
+
+    def set_log_group(self, function_name: str, log_group_name: str) -> None:
+        """Where a function's logs go: Lambda's `loggingConfig.logGroup` (moto does not keep it)."""
+        self._log_groups[function_name] = log_group_name
+
+    def on_invocation(self, listener: Callable[[Invocation], None]) -> None:
+        """Call `listener` after every invocation, outside the runner's lock."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def install(self) -> Iterator[LambdaRunner]:
+        """Patch moto's Lambda invocation and add the runtime's log handler; undo both on exit."""
+        from moto.awslambda.models import LambdaFunction
+
+        runner = self
+        original_invoke = LambdaFunction._invoke_lambda
+
+        def invoke_lambda(function: Any, event: Any = None) -> tuple[str, bool, str]:
+            return runner.invoke(function, event)
+
+        log_handler = _LambdaLogHandler(self)
+        logging.getLogger().addHandler(log_handler)
+        LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
+        try:
+            yield self
+        finally:
+            LambdaFunction._invoke_lambda = original_invoke  # type: ignore[method-assign]
+            logging.getLogger().removeHandler(log_handler)
+            if self._own_work_dir:
+                shutil.rmtree(self._work_dir, ignore_errors=True)
+
+    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        """moto's `_invoke_lambda` contract: (payload, errored, log tail)."""
+        if isinstance(event, (str, bytes)):
+            event = json.loads(event or "{}")
+        request_id = str(uuid.uuid4())
+        log_group = self._log_groups.get(function.function_name, f"/aws/lambda/{function.function_name}")
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[{function.version}]{secrets.token_hex(16)}"
+        with self._lock:
+            invocation = self._run(function, event, request_id, log_group, stream)
+        self._save_logs(function, log_group, stream, invocation.log_lines)
+        self.invocations.append(invocation)
+        for listener in self._listeners:
+            listener(invocation)
+        return invocation.payload, invocation.errored, "\n".join(invocation.log_lines)
+
+    def _run(self, function: Any, event: Any, request_id: str, log_group: str, stream: str) -> Invocation:
+        sandbox = self._sandboxes.setdefault(function.function_arn, _Sandbox())
+        code_dir = self._unpack(function)
+        if sandbox.code_sha != function.code_sha_256:
+            # New code (first invocation or an update): a new sandbox, a cold start.
+            sandbox.modules.clear()
+            sandbox.code_sha = function.code_sha_256
+            sandbox.started = False
+        cold_start = not sandbox.started
+        context = LambdaContext(function, request_id, stream, log_group)
+        capture = _Capture(threading.get_ident())
+        started = time.monotonic()
+        outer = self._capture, self._current_request_id
+        with (
+            self._environment(function, log_group, stream),
+            self._sandbox(sandbox, code_dir),
+            self._routed_streams(),
+        ):
+            self._capture, self._current_request_id = capture, request_id
+            try:
+                payload, errored = self._call_handler(function, event, context, request_id)
+            finally:
+                self._capture, self._current_request_id = outer
+        sandbox.started = True
+        duration_ms = (time.monotonic() - started) * 1000
+        timeout_ms = float(function.timeout) * 1000
+        if duration_ms > timeout_ms:
+            message = f"RequestId: {request_id} Error: Task timed out after {float(function.timeout):.2f} seconds"
+            payload = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message})
+            errored = True
+            capture.buffer.write(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ} {message}\n")
+        lines = [f"START RequestId: {request_id} Version: {function.version}"]
+        lines += capture.buffer.getvalue().splitlines()
+        lines.append(f"END RequestId: {request_id}")
+        lines.append(
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, round(duration_ms))} ms\tMemory Size: {function.memory_size} MB"
+        )
+        return Invocation(
+            function_name=function.function_name,
+            request_id=request_id,
+            event=event,
+            payload=payload,
+            errored=errored,
+            log_lines=lines,
+            duration_ms=duration_ms,
+            cold_start=cold_start,
+        )
+
+    def _call_handler(self, function: Any, event: Any, context: LambdaContext, request_id: str) -> tuple[str, bool]:
+        module_name, _, attribute = str(function.handler).rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as error:  # noqa: BLE001 (Lambda reports any import failure as this error type)
+            print(f"[ERROR] Runtime.ImportModuleError: Unable to import module '{module_name}': {error}")
+            return _error_payload(
+                request_id, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}"
+            ), True
+        entry = getattr(module, attribute, None)
+        if not callable(entry):
+            message = f"Handler '{attribute}' missing on module '{module_name}'"
+            print(f"[ERROR] Runtime.HandlerNotFound: {message}")
+            return _error_payload(request_id, "Runtime.HandlerNotFound", message), True
+        try:
+            result = entry(event, context)
+        except Exception as error:  # noqa: BLE001 (a handler's exception is the invocation's result, as in Lambda)
+            stack = traceback.format_exception(error)
+            print(f"[ERROR] {type(error).__name__}: {error}\n{''.join(stack).rstrip()}")
+            return _error_payload(
+                request_id, type(error).__name__, str(error), traceback.format_tb(error.__traceback__)
+            ), True
+        try:
+            return json.dumps(result), False
+        except (TypeError, ValueError) as error:
+            message = f"Unable to marshal response: {error}"
+            print(f"[ERROR] Runtime.MarshalError: {message}")
+            return _error_payload(request_id, "Runtime.MarshalError", message), True
+
+    def _unpack(self, function: Any) -> Path:
+        """The deployed zip, unpacked once per code hash (the function's /var/task)."""
+        digest = hashlib.sha256(function.code_bytes).hexdigest()
+        target = self._work_dir / "code" / digest
+        if not target.is_dir():
+            partial = target.with_suffix(".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
+                archive.extractall(partial)
+            partial.rename(target)
+        return target
+
+    @contextmanager
+    def _environment(self, function: Any, log_group: str, stream: str) -> Iterator[None]:
+        saved = dict(os.environ)
+        env = {key: value for key, value in saved.items() if not key.startswith(_RUNTIME_ENV_PREFIXES)}
+        env.update(
+            {
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ENDPOINT_URL": self._endpoint_url,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+                "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+                "_HANDLER": str(function.handler),
+                **{str(k): str(v) for k, v in (function.environment_vars or {}).items()},
+            }
+        )
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    @contextmanager
+    def _sandbox(self, sandbox: _Sandbox, code_dir: Path) -> Iterator[None]:
+        host = {name: module for name, module in sys.modules.items() if _sandboxed(name)}
+        for name in host:
+            del sys.modules[name]
+        sys.modules.update(sandbox.modules)
+        # Only the top-level package is found through sys.path; its submodules through the package's __path__.
+        sys.path.insert(0, str(code_dir))
+        try:
+            yield
+        finally:
+            sys.path.remove(str(code_dir))
+            sandbox.modules = {name: module for name, module in sys.modules.items() if _sandboxed(name)}
+            for name in sandbox.modules:
+                del sys.modules[name]
+            sys.modules.update(host)
+
+    @contextmanager
+    def _routed_streams(self) -> Iterator[None]:
+        # Swapped per invocation, not once: test runners and other tools replace sys.stdout between their steps.
+        saved = sys.stdout, sys.stderr
+        sys.stdout = _StreamRouter(self, saved[0])
+        sys.stderr = _StreamRouter(self, saved[1])
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
+
+    def _capture_for_current_thread(self) -> _Capture | None:
+        capture = self._capture
+        if capture is not None and capture.thread_id == threading.get_ident():
+            return capture
+        return None
+
+    def _save_logs(self, function: Any, log_group: str, stream: str, lines: list[str]) -> None:
+        # Written outside the lock: a subscription on the log group may invoke another function.
+        backend = function.logs_backend
+        backend.ensure_log_group(log_group)
+        backend.create_log_stream(log_group, stream)
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line} for line in lines]
+        backend.put_log_events(log_group, stream, events)
+
+
+def _sandboxed(module_name: str) -> bool:
+    return module_name == SANDBOXED_PACKAGE or module_name.startswith(f"{SANDBOXED_PACKAGE}.")
+
+
+def _error_payload(request_id: str, error_type: str, message: str, stack: list[str] | None = None) -> str:
+    body: dict[str, Any] = {"errorMessage": message, "errorType": error_type, "requestId": request_id}
+    if stack is not None:
+        body["stackTrace"] = stack
+    return json.dumps(body)
+
+
+def function_error(payload: str) -> Mapping[str, Any] | None:
+    """The error a Lambda payload reports, if it is one (`errorType` + `errorMessage`)."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    if isinstance(body, dict) and "errorType" in body and "errorMessage" in body:
+        return body
+    return None

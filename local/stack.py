@@ -1,0 +1,368 @@
+"""The whole of WikiRoam on this machine: sample wiki, moto, the deployed program, the Lambda runner, the gateway.
+
+`LocalStack` is what `make dev` runs and what the end-to-end tests start. Starting it:
+
+1. binds the gateway (it answers 503 until step 6, so `/api/health` is 200 only once all is deployed);
+2. starts the sample wiki, unless `wiki_api_url` points at another MediaWiki;
+3. starts moto's server on loopback with Step Functions execution on;
+4. installs the Lambda runner and the fidelity patches (`local.runner`, `local.fidelity`);
+5. deploys `__main__.py` into moto (`local.deployer`), with the wiki's URL as the stack's `wikiApiUrl`;
+6. hands the gateway the deployed routes, the site bucket and CloudFront's security headers.
+
+Stopping waits for the pipeline's work in flight, then stops everything in reverse order. With `state_dir`,
+the tables' items are saved there on stop and loaded on the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.aws import local_aws_env, moto_server
+from local.deployer import Deployment, deploy
+from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install_fidelity_patches
+from local.gateway import Gateway, Route, Site, security_headers
+from local.runner import LambdaRunner
+from local.samplewiki.server import SampleWiki
+
+DEFAULT_STACK = "dev"
+LOCAL_CONTACT = "local development; https://www.mediawiki.org/wiki/API:Etiquette"
+_FUNCTION = "aws:lambda/function:Function"
+
+
+class PortInUseError(RuntimeError):
+    """The gateway's port is taken."""
+
+
+@dataclass
+class StackOptions:
+    """How to run the local stack. Every field has the default `make dev` uses, but `port` (8000 there)."""
+
+    port: int = 0
+    stack: str = DEFAULT_STACK
+    wiki_api_url: str | None = None
+    contact: str | None = None
+    state_dir: Path | None = None
+    retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    report: Callable[[str], None] = field(default=lambda line: None)
+
+
+class LocalStack:
+    """Starts and stops every piece of the local stack; use as a context manager."""
+
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self.activity = Activity()
+        self.wiki: SampleWiki | None = None
+        self.wiki_api_url = ""
+        self.endpoint_url = ""
+        self.deployment: Deployment | None = None
+        self.runner: LambdaRunner | None = None
+        self.invoker: AsyncInvoker | None = None
+        self._gateway: Gateway | None = None
+        self._exit = ExitStack()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start everything; on failure, stop what had started and re-raise."""
+        try:
+            self._start()
+        except BaseException:
+            self._exit.close()
+            raise
+
+    def stop(self) -> None:
+        """Finish the work in flight, save state if asked, and stop every piece."""
+        self._exit.close()
+
+    def _start(self) -> None:
+        report = self.options.report
+        started = time.monotonic()
+        try:
+            gateway = Gateway(port=self.options.port)
+        except OSError as error:
+            raise PortInUseError(
+                f"cannot listen on 127.0.0.1:{self.options.port} ({error.strerror}): "
+                "stop what uses it, or set WIKIROAM_PORT to another port"
+            ) from error
+        gateway.start()
+        self._exit.callback(gateway.stop)
+        self._gateway = gateway
+
+        if self.options.wiki_api_url:
+            self.wiki_api_url = self.options.wiki_api_url
+            report(f"  wiki              {self.wiki_api_url}")
+        else:
+            self.wiki = self._exit.enter_context(_started(SampleWiki()))
+            self.wiki_api_url = self.wiki.api_url
+            report(f"  sample wiki       {self.wiki_api_url}")
+
+        self.endpoint_url = self._exit.enter_context(moto_server())
+        report(f"  local AWS (moto)  {self.endpoint_url}")
+        self._exit.enter_context(_environment(local_aws_env(self.endpoint_url)))
+
+        self.runner = LambdaRunner(endpoint_url=self.endpoint_url)
+        self._exit.enter_context(self.runner.install())
+        self.invoker = AsyncInvoker(self.activity, retry_delays=self.options.retry_delays)
+        self._exit.callback(self._drain)
+        self._exit.enter_context(install_fidelity_patches(self.invoker, self.activity))
+
+        report(f"  deploying         __main__.py, stack {self.options.stack}")
+        overrides = {
+            "wikiroam:wikiApiUrl": self.wiki_api_url,
+            "wikiroam:contact": self.options.contact or os.environ.get("WIKIROAM_CONTACT") or LOCAL_CONTACT,
+        }
+        self.deployment = deploy(self.options.stack, overrides, self.client)
+        emulated = sum(r.emulated for r in self.deployment.resources)
+        report(
+            f"  deployed          {emulated} resources emulated, {len(self.deployment.resources) - emulated} recorded"
+        )
+        for function in self.deployment.of_type(_FUNCTION):
+            log_group = (function.inputs.get("loggingConfig") or {}).get("logGroup")
+            if log_group:
+                self.runner.set_log_group(function.id, str(log_group))
+
+        if self.options.state_dir is not None:
+            loaded = load_tables(self.options.state_dir, self.client("dynamodb"), self._table_names())
+            report(f"  state             {self.options.state_dir} ({loaded} items loaded)")
+            self._exit.callback(self._save_state)
+
+        gateway.deployed(self._routes(), self._invoke_route, self._site(), self._local_routes())
+        report(f"  gateway           {gateway.url} (ready in {time.monotonic() - started:.1f} s)")
+
+    def _drain(self) -> None:
+        self.wait_idle(timeout=30)
+        if self.invoker is not None:
+            self.invoker.shutdown()
+
+    def _save_state(self) -> None:
+        assert self.options.state_dir is not None
+        saved = save_tables(self.options.state_dir, self.client("dynamodb"), self._table_names())
+        self.options.report(f"  state             {saved} items saved to {self.options.state_dir}")
+
+    # --- what tests and tools use -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The gateway's base URL (the site and `/api`)."""
+        assert self._gateway is not None, "the local stack is not started"
+        return self._gateway.url
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The program's exported outputs (table names, topic and state machine ARNs...)."""
+        assert self.deployment is not None, "the local stack is not deployed"
+        return self.deployment.outputs
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the local AWS (one per service, thread-safe to share)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                import boto3
+
+                self._clients[service] = boto3.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.endpoint_url, **_boto3_credentials(self.endpoint_url)
+                )
+            return self._clients[service]
+
+    def function_name(self, logical_name: str) -> str:
+        """The physical name of a function from its logical name, e.g. `wikiroam-cache-start-function`."""
+        assert self.deployment is not None
+        for function in self.deployment.of_type(_FUNCTION):
+            if function.name == logical_name:
+                return function.id
+        raise KeyError(logical_name)
+
+    def log_group(self, function_logical_name: str) -> str:
+        """The log group a function writes to."""
+        assert self.deployment is not None
+        for function in self.deployment.of_type(_FUNCTION):
+            if function.name == function_logical_name:
+                return str(function.inputs["loggingConfig"]["logGroup"])
+        raise KeyError(function_logical_name)
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until no asynchronous invocation is queued and no execution runs; False on timeout."""
+        deadline = time.monotonic() + timeout
+        # Idle twice in a row: one piece of work can hand over to the next between two looks.
+        while time.monotonic() < deadline:
+            if self.activity.wait_idle(max(0.0, deadline - time.monotonic())):
+                time.sleep(0.05)
+                if self.activity.wait_idle(0):
+                    return True
+        return False
+
+    def wait_until_cached(self, pageids: Iterable[int], timeout: float = 60.0) -> dict[int, dict[str, Any]]:
+        """Wait until every page is in the pages table with its backlinks complete or partial; return the items."""
+        wanted = {int(pageid) for pageid in pageids}
+        table = self.outputs["pagesTableName"]
+        dynamodb = self.client("dynamodb")
+        deadline = time.monotonic() + timeout
+        items: dict[int, dict[str, Any]] = {}
+        while True:
+            for pageid in wanted - set(items):
+                item = dynamodb.get_item(TableName=table, Key={"pageid": {"N": str(pageid)}}).get("Item")
+                if item and item.get("backlinks_status", {}).get("S") in ("complete", "partial"):
+                    items[pageid] = item
+            if len(items) == len(wanted):
+                return items
+            if time.monotonic() > deadline:
+                missing = sorted(wanted - set(items))
+                raise TimeoutError(f"pages {missing} were not cached within {timeout:.0f} s")
+            time.sleep(0.1)
+
+    # --- gateway wiring ------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        assert self.deployment is not None
+        apigateway = self.client("apigatewayv2")
+        routes: list[Route] = []
+        for api in self.deployment.of_type("aws:apigatewayv2/api:Api"):
+            integrations = {
+                item["IntegrationId"]: item["IntegrationUri"]
+                for item in apigateway.get_integrations(ApiId=api.id)["Items"]
+            }
+            for route in apigateway.get_routes(ApiId=api.id)["Items"]:
+                method, _, path = route["RouteKey"].partition(" ")
+                target = route.get("Target", "").removeprefix("integrations/")
+                uri = integrations.get(target, "")
+                # arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function arn>/invocations
+                function_arn = uri.split("/functions/", 1)[-1].removesuffix("/invocations")
+                routes.append(Route(method=method, path=path, function_arn=function_arn))
+        return routes
+
+    def _invoke_route(self, function_arn: str, event: dict[str, Any]) -> Mapping[str, Any]:
+        response = self.client("lambda").invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            # API Gateway hides the function's error from the client.
+            return {
+                "statusCode": 500,
+                "headers": {"content-type": "application/json"},
+                "body": json.dumps({"message": "Internal Server Error"}),
+            }
+        return payload if isinstance(payload, Mapping) else {"statusCode": 200, "body": json.dumps(payload)}
+
+    def _site(self) -> Site | None:
+        assert self.deployment is not None
+        bucket = self.outputs.get("siteBucketName")
+        if not bucket:
+            return None
+        s3 = self.client("s3")
+
+        def read_object(key: str) -> tuple[bytes, str] | None:
+            try:
+                found = s3.get_object(Bucket=bucket, Key=key)
+            except s3.exceptions.NoSuchKey:
+                return None
+            return found["Body"].read(), str(found.get("ContentType") or "application/octet-stream")
+
+        policies = self.deployment.of_type("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+        return Site(read_object=read_object, headers=security_headers(policies[0].inputs) if policies else {})
+
+    def _local_routes(self) -> dict[str, Callable[[str, Mapping[str, str]], tuple[int, Any]]]:
+        def resources(rest: str, query: Mapping[str, str]) -> tuple[int, Any]:
+            assert self.deployment is not None
+            return 200, {
+                "stack": self.deployment.stack,
+                "resources": [r.summary() for r in self.deployment.resources],
+                "outputs": self.deployment.outputs,
+            }
+
+        def monitoring(rest: str, query: Mapping[str, str]) -> tuple[int, Any]:
+            assert self.deployment is not None
+            recorded = [r for r in self.deployment.resources if r.type.startswith("datadog:")]
+            return 200, {
+                "note": "Datadog resources of the program, recorded and not sent anywhere",
+                "resources": [{"type": r.type, "name": r.name, "inputs": _jsonable(r.inputs)} for r in recorded],
+            }
+
+        return {"/api/local/resources": resources, "/api/local/monitoring": monitoring}
+
+    def _table_names(self) -> dict[str, str]:
+        assert self.deployment is not None
+        return {r.name: r.id for r in self.deployment.of_type("aws:dynamodb/table:Table")}
+
+
+def save_tables(state_dir: Path, dynamodb: Any, tables: Mapping[str, str]) -> int:
+    """Write every item of each table to `<state_dir>/dynamodb/<logical name>.json`; return the item count."""
+    folder = state_dir / "dynamodb"
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for logical, physical in tables.items():
+        items = [item for page in dynamodb.get_paginator("scan").paginate(TableName=physical) for item in page["Items"]]
+        partial = folder / f"{logical}.json.partial"
+        partial.write_text(json.dumps(items))
+        partial.replace(folder / f"{logical}.json")
+        total += len(items)
+    return total
+
+
+def load_tables(state_dir: Path, dynamodb: Any, tables: Mapping[str, str]) -> int:
+    """Put back the items `save_tables` wrote; return the item count."""
+    total = 0
+    for logical, physical in tables.items():
+        source = state_dir / "dynamodb" / f"{logical}.json"
+        if not source.is_file():
+            continue
+        items = json.loads(source.read_text())
+        for start in range(0, len(items), 25):
+            requests = {physical: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+            while requests:
+                requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+        total += len(items)
+    return total
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _boto3_credentials(endpoint_url: str) -> dict[str, str]:
+    env = local_aws_env(endpoint_url)
+    return {
+        "region_name": env["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": env["AWS_SESSION_TOKEN"],
+    }
+
+
+@contextmanager
+def _started(wiki: SampleWiki) -> Iterator[SampleWiki]:
+    wiki.start()
+    try:
+        yield wiki
+    finally:
+        wiki.stop()
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

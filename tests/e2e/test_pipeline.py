@@ -1,0 +1,155 @@
+"""One search through the whole local stack: gateway -> api Lambda -> SNS -> trigger -> Step Functions -> cache
+Lambdas -> DynamoDB, with every Lambda's logs and the state machine's in CloudWatch Logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from local.stack import LocalStack
+
+# "rivers" finds River (a medium hub), The Burning Rivers, and Earth, the hub with 640 backlinks.
+TERM = "rivers"
+EARTH = 1952
+
+
+def search(stack: LocalStack, term: str) -> dict[str, Any]:
+    answer = requests.get(f"{stack.url}/api/search", params={"q": term}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def backlinks_from_the_wiki(api_url: str, pageid: int) -> set[int]:
+    """The page's backlinks as the wiki itself lists them, following `continue` (independent of our client)."""
+    found: set[int] = set()
+    params: dict[str, Any] = {
+        "action": "query",
+        "list": "backlinks",
+        "blpageid": pageid,
+        "bllimit": "max",
+        "format": "json",
+        "formatversion": "2",
+    }
+    while True:
+        answer = requests.get(api_url, params=params, timeout=10).json()
+        found |= {link["pageid"] for link in answer["query"]["backlinks"]}
+        if "continue" not in answer:
+            return found
+        params.update(answer["continue"])
+
+
+def cached_backlinks(stack: LocalStack, pageid: int) -> set[int]:
+    dynamodb = stack.client("dynamodb")
+    paginator = dynamodb.get_paginator("query")
+    pages = paginator.paginate(
+        TableName=stack.outputs["linksTableName"],
+        KeyConditionExpression="toid = :toid",
+        ExpressionAttributeValues={":toid": {"N": str(pageid)}},
+    )
+    return {int(item["fromid"]["N"]) for page in pages for item in page["Items"]}
+
+
+def executions(stack: LocalStack) -> list[dict[str, Any]]:
+    sfn = stack.client("stepfunctions")
+    return sfn.list_executions(stateMachineArn=stack.outputs["stateMachineArn"], maxResults=1000)["executions"]
+
+
+def log_messages(stack: LocalStack, group: str) -> list[str]:
+    logs = stack.client("logs")
+    paginator = logs.get_paginator("filter_log_events")
+    return [event["message"] for page in paginator.paginate(logGroupName=group) for event in page["events"]]
+
+
+def test_given_the_local_stack_then_health_is_ok_and_the_site_is_served_with_cloudfronts_headers(local_stack):
+    health = requests.get(f"{local_stack.url}/api/health", timeout=10)
+    site = requests.get(f"{local_stack.url}/", timeout=10)
+
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    assert site.status_code == 200
+    assert site.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in site.headers["content-security-policy"]
+    assert site.headers["x-frame-options"] == "DENY"
+    assert requests.get(f"{local_stack.url}/no-such-file.js", timeout=10).status_code == 403
+
+
+def test_given_an_unknown_api_route_then_the_gateway_answers_like_an_http_api(local_stack):
+    answer = requests.get(f"{local_stack.url}/api/nowhere", timeout=10)
+
+    assert (answer.status_code, answer.json()) == (404, {"message": "Not Found"})
+
+
+def test_given_a_search_when_the_pipeline_finishes_then_every_result_page_and_all_its_backlinks_are_cached(
+    local_stack, wiki
+):
+    results = search(local_stack, TERM)["results"]
+    pageids = [r["pageid"] for r in results]
+    assert EARTH in pageids
+    assert len(pageids) >= 3
+
+    items = local_stack.wait_until_cached(pageids, timeout=120)
+    assert local_stack.wait_idle(60)
+
+    for pageid in pageids:
+        expected = backlinks_from_the_wiki(wiki.api_url, pageid)
+        assert cached_backlinks(local_stack, pageid) == expected, f"backlinks of {pageid}"
+        assert items[pageid]["backlinks_status"]["S"] == "complete"
+        assert int(items[pageid]["backlinks_count"]["N"]) == len(expected)
+    assert len(backlinks_from_the_wiki(wiki.api_url, EARTH)) >= 600
+    page = requests.get(f"{local_stack.url}/api/pages/{EARTH}", timeout=10).json()
+    assert (page["backlinks_status"], page["backlinks_count"]) == (
+        "complete",
+        len(cached_backlinks(local_stack, EARTH)),
+    )
+
+
+def test_given_a_finished_search_then_each_execution_history_shows_every_state(local_stack, wiki):
+    pageids = {r["pageid"] for r in search(local_stack, TERM)["results"]}
+    local_stack.wait_until_cached(pageids, timeout=120)
+    assert local_stack.wait_idle(60)
+    sfn = local_stack.client("stepfunctions")
+
+    runs = [e for e in executions(local_stack) if int(e["name"].split("-", 1)[0]) in pageids]
+
+    assert {int(e["name"].split("-", 1)[0]) for e in runs} == pageids
+    for run in runs:
+        assert run["status"] == "SUCCEEDED"
+        history = sfn.get_execution_history(executionArn=run["executionArn"])["events"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+        assert entered == ["CacheStart", "Claimed?", "CacheInfo", "Found?", "CacheBacklinks", "Cached"]
+
+
+def test_given_the_pipeline_ran_then_function_and_state_machine_log_groups_hold_its_logs(local_stack, wiki):
+    pageids = {r["pageid"] for r in search(local_stack, TERM)["results"]}
+    local_stack.wait_until_cached(pageids, timeout=120)
+    assert local_stack.wait_idle(60)
+
+    for function in ("api-handler", "cache-trigger", "cache-start", "cache-info", "cache-backlinks"):
+        logical = f"wikiroam-{function}-function"
+        messages = log_messages(local_stack, local_stack.log_group(logical))
+        assert any(m.startswith("START RequestId: ") for m in messages), function
+        assert any(m.startswith("REPORT RequestId: ") for m in messages), function
+    machine = local_stack.client("stepfunctions").describe_state_machine(
+        stateMachineArn=local_stack.outputs["stateMachineArn"]
+    )
+    group_arn = machine["loggingConfiguration"]["destinations"][0]["cloudWatchLogsLogGroup"]["logGroupArn"]
+    records = [json.loads(m) for m in log_messages(local_stack, group_arn.split(":")[6])]
+    assert {"ExecutionStarted", "TaskStateEntered", "TaskSucceeded", "ExecutionSucceeded"} <= {
+        r["type"] for r in records
+    }
+
+
+def test_given_a_cached_search_when_searching_again_then_no_new_caching_work_starts(local_stack, wiki):
+    pageids = [r["pageid"] for r in search(local_stack, TERM)["results"]]
+    local_stack.wait_until_cached(pageids, timeout=120)
+    assert local_stack.wait_idle(60)
+    before = len(executions(local_stack))
+    wiki.reset_log()
+
+    again = search(local_stack, TERM)
+    assert local_stack.wait_idle(30)
+
+    assert all(result["cached"] for result in again["results"])
+    assert len(executions(local_stack)) == before
+    assert wiki.count(list="backlinks") == 0
