@@ -13,6 +13,7 @@ from components.lambda_function import FunctionSize
 from components.lambda_package import LambdaPackage, LambdaPackageArgs
 from components.site import CustomDomain, Site, SiteArgs
 from components.tables import Tables, TablesArgs
+from components.telemetry import LogSource, Telemetry, TelemetryArgs, log_sources
 
 # Every key has its default and description in Pulumi.yaml.
 config = pulumi.Config()
@@ -28,6 +29,8 @@ wiki = WikiConfig(
     timeout_seconds=config.require_int("wikiTimeoutSeconds"),
 )
 log_retention_days = config.require_int("logRetentionDays")
+# `deployment.environment` of every span (Datadog's `env`): the stack's name.
+deployment = pulumi.get_stack()
 
 package = LambdaPackage(
     "wikiroam-code",
@@ -56,6 +59,7 @@ pipeline = CachePipeline(
         ),
         step_concurrency=None if cache_concurrency < 0 else cache_concurrency,
         log_retention_days=log_retention_days,
+        deployment=deployment,
     ),
 )
 api = Api(
@@ -73,6 +77,7 @@ api = Api(
         throttle_burst=config.require_int("apiThrottleBurst"),
         throttle_rate=config.require_int("apiThrottleRate"),
         log_retention_days=log_retention_days,
+        deployment=deployment,
     ),
 )
 site = Site(
@@ -82,6 +87,21 @@ site = Site(
         site_dir=Path("site"),
         price_class=config.require("priceClass"),
         domain=CustomDomain(domain_name, hosted_zone_id) if domain_name else None,
+    ),
+)
+telemetry = Telemetry(
+    "wikiroam-telemetry",
+    TelemetryArgs(
+        code=package.code,
+        layers=[package.layer_arn],
+        deployment=deployment,
+        otlp_endpoint=config.get("otlpEndpoint") or "",
+        datadog_site=config.get("datadogSite") or "",
+        otlp_headers=config.get_secret("otlpHeaders") or "",
+        function_logs=log_sources({"api": api.function, **pipeline.functions}),
+        state_machine_logs=LogSource("executions", pipeline.execution_logs.name, pipeline.execution_logs.arn),
+        size=FunctionSize(config.require_int("shipperMemoryMb"), config.require_int("shipperTimeoutSeconds")),
+        log_retention_days=log_retention_days,
     ),
 )
 

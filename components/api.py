@@ -57,6 +57,7 @@ class ApiArgs:
     throttle_burst: int
     throttle_rate: float
     log_retention_days: int
+    deployment: str
 
 
 class Api(pulumi.ComponentResource):
@@ -97,7 +98,9 @@ class Api(pulumi.ComponentResource):
                 handler="functions.handlers.api.handler",
                 code=args.code,
                 layers=args.layers,
-                environment=api_environment(args.wiki, args.table_names, args.search_limit, args.cache_topic_arn),
+                environment=api_environment(
+                    args.wiki, args.table_names, args.search_limit, args.cache_topic_arn, args.deployment
+                ),
                 statements=pulumi.Output.all(args.pages_table_arn, args.links_table_arn, args.cache_topic_arn).apply(
                     lambda arns: api_statements(arns[0], arns[1], arns[2])
                 ),

@@ -51,6 +51,7 @@ class CachePipelineArgs:
     backlinks_size: FunctionSize
     step_concurrency: int | None
     log_retention_days: int
+    deployment: str
 
 
 class CachePipeline(pulumi.ComponentResource):
@@ -65,6 +66,7 @@ class CachePipeline(pulumi.ComponentResource):
     state_machine: aws.sfn.StateMachine
     trigger: LambdaFunction
     steps: dict[str, LambdaFunction]
+    execution_logs: aws.cloudwatch.LogGroup
 
     def __init__(self, name: str, args: CachePipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wikiroam:components:CachePipeline", name, None, opts)
@@ -82,6 +84,11 @@ class CachePipeline(pulumi.ComponentResource):
                 "state_machine_arn": self.state_machine.arn,
             }
         )
+
+    @property
+    def functions(self) -> dict[str, LambdaFunction]:
+        """Every function of the pipeline by role (the trigger and the three steps), e.g. to subscribe their logs."""
+        return {"trigger": self.trigger, **self.steps}
 
     def _create_dead_letter_queue(self, name: str) -> aws.sqs.Queue:
         queue = aws.sqs.Queue(
@@ -147,7 +154,7 @@ class CachePipeline(pulumi.ComponentResource):
                 handler=f"functions.handlers.cache_steps.{step}",
                 code=args.code,
                 layers=args.layers,
-                environment=cache_step_environment(args.wiki, args.table_names, args.max_backlinks),
+                environment=cache_step_environment(args.wiki, args.table_names, args.max_backlinks, args.deployment),
                 statements=statements,
                 size=size,
                 log_retention_days=args.log_retention_days,
@@ -157,7 +164,7 @@ class CachePipeline(pulumi.ComponentResource):
         )
 
     def _create_state_machine(self, name: str, args: CachePipelineArgs) -> aws.sfn.StateMachine:
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = self.execution_logs = aws.cloudwatch.LogGroup(
             f"{name}-executions-logs",
             retention_in_days=args.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
@@ -199,7 +206,7 @@ class CachePipeline(pulumi.ComponentResource):
                 handler="functions.handlers.trigger.handler",
                 code=args.code,
                 layers=args.layers,
-                environment=trigger_environment(self.state_machine.arn),
+                environment=trigger_environment(self.state_machine.arn, args.deployment),
                 statements=pulumi.Output.all(self.state_machine.arn, self.dead_letter_queue.arn).apply(
                     lambda arns: trigger_statements(arns[0], arns[1])
                 ),

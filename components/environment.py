@@ -28,6 +28,11 @@ class TableNames:
     links: pulumi.Input[str]
 
 
+def telemetry_environment(deployment: str) -> Environment:
+    """What every function's telemetry needs: the deployment's name (`deployment.environment` on its spans)."""
+    return {settings.ENVIRONMENT: deployment}
+
+
 def _wiki(wiki: WikiConfig) -> Environment:
     return {
         settings.WIKI_API_URL: wiki.api_url,
@@ -37,10 +42,11 @@ def _wiki(wiki: WikiConfig) -> Environment:
 
 
 def api_environment(
-    wiki: WikiConfig, tables: TableNames, search_limit: int, cache_topic_arn: pulumi.Input[str]
+    wiki: WikiConfig, tables: TableNames, search_limit: int, cache_topic_arn: pulumi.Input[str], deployment: str
 ) -> Environment:
     """The api function's environment."""
     return {
+        **telemetry_environment(deployment),
         **_wiki(wiki),
         settings.SEARCH_LIMIT: str(search_limit),
         settings.PAGES_TABLE: tables.pages,
@@ -49,16 +55,22 @@ def api_environment(
     }
 
 
-def trigger_environment(state_machine_arn: pulumi.Input[str]) -> Environment:
+def trigger_environment(state_machine_arn: pulumi.Input[str], deployment: str) -> Environment:
     """The trigger function's environment."""
-    return {settings.STATE_MACHINE_ARN: state_machine_arn}
+    return {**telemetry_environment(deployment), settings.STATE_MACHINE_ARN: state_machine_arn}
 
 
-def cache_step_environment(wiki: WikiConfig, tables: TableNames, max_backlinks: int) -> Environment:
+def cache_step_environment(wiki: WikiConfig, tables: TableNames, max_backlinks: int, deployment: str) -> Environment:
     """The environment the three cache step functions share."""
     return {
+        **telemetry_environment(deployment),
         **_wiki(wiki),
         settings.PAGES_TABLE: tables.pages,
         settings.LINKS_TABLE: tables.links,
         settings.MAX_BACKLINKS: str(max_backlinks),
     }
+
+
+def shipper_environment(secret_arn: pulumi.Input[str], deployment: str) -> Environment:
+    """The shipper's environment: the secret holding its OTLP endpoint, and the deployment it ships for."""
+    return {**telemetry_environment(deployment), settings.OTLP_SECRET_ARN: secret_arn}

@@ -111,6 +111,18 @@ def cache_backlinks_statements(pages_table_arn: str, links_table_arn: str) -> li
     ]
 
 
+def shipper_statements(secret_arn: str) -> list[Statement]:
+    """The shipper reads the one secret that holds its OTLP endpoint and headers."""
+    return [
+        {
+            "Sid": "ReadTelemetryEndpoint",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [secret_arn],
+        }
+    ]
+
+
 def state_machine_policy(function_arns: Sequence[str]) -> PolicyDocument:
     """The state machine invokes its three task functions and delivers its execution logs."""
     return document(

@@ -8,6 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from opentelemetry.trace import SpanKind
+
+from functions import telemetry
 from functions.errors import InvalidCacheRequest, InvalidTaskPayload
 
 if TYPE_CHECKING:
@@ -72,9 +75,15 @@ def page_ref(raw: Any, error: type[Exception]) -> PageRef:
     return PageRef(pageid=pageid, title=title)
 
 
-def execution_input(page: PageRef, reason: Reason) -> dict[str, Any]:
-    """The state machine's input for caching one page."""
-    return {"page": {"pageid": page.pageid, "title": page.title}, "reason": reason}
+def execution_input(page: PageRef, reason: Reason, trace: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The state machine's input for caching one page; `trace` (W3C `traceparent`...) goes under `_trace`.
+
+    The steps read `page` only, so `_trace` rides along through every state's input untouched.
+    """
+    document: dict[str, Any] = {"page": {"pageid": page.pageid, "title": page.title}, "reason": reason}
+    if trace:
+        document[telemetry.TRACE_KEY] = dict(trace)
+    return document
 
 
 def execution_name(page: PageRef, message_id: str) -> str:
@@ -136,8 +145,28 @@ class CacheRequestPublisher:
         self.published = 0
 
     def publish(self, request: CacheRequest) -> str:
-        """Publish one request; returns the SNS message id."""
-        response = self._client.publish(TopicArn=self._topic_arn, Message=request.to_json())
+        """Publish one request under a PRODUCER span whose context travels in the message attributes."""
+        topic = self._topic_arn.rsplit(":", 1)[-1]
+        with telemetry.tracer().start_as_current_span(
+            f"publish {topic}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "aws_sns",
+                "messaging.operation.type": "send",
+                "messaging.operation.name": "publish",
+                "messaging.destination.name": topic,
+                "messaging.batch.message_count": len(request.pages),
+                "rpc.system": "aws-api",
+                "rpc.service": "SNS",
+                "rpc.method": "Publish",
+            },
+        ) as span:
+            response = self._client.publish(
+                TopicArn=self._topic_arn,
+                Message=request.to_json(),
+                MessageAttributes=telemetry.sns_message_attributes(),  # type: ignore[arg-type]
+            )
+            span.set_attribute("messaging.message.id", response["MessageId"])
         self.published += 1
         return response["MessageId"]
 
@@ -153,10 +182,26 @@ class PipelineStarter:
         """Start one execution per page; returns their ARNs."""
         arns = []
         for page in pages:
-            response = self._client.start_execution(
-                stateMachineArn=self._state_machine_arn,
-                name=execution_name(page, message_id),
-                input=json.dumps(execution_input(page, reason), ensure_ascii=False),
-            )
+            name = execution_name(page, message_id)
+            # The CLIENT span of the call is opened here, not by the client hook, so that its context is the
+            # one `_trace` carries: the execution span is its child.
+            with telemetry.tracer().start_as_current_span(
+                "SFN.StartExecution",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "rpc.system": "aws-api",
+                    "rpc.service": "SFN",
+                    "rpc.method": "StartExecution",
+                    "aws.step_functions.state_machine.arn": self._state_machine_arn,
+                    "aws.step_functions.execution.name": name,
+                    "wikiroam.page.id": page.pageid,
+                },
+            ) as span:
+                response = self._client.start_execution(
+                    stateMachineArn=self._state_machine_arn,
+                    name=name,
+                    input=json.dumps(execution_input(page, reason, telemetry.trace_carrier()), ensure_ascii=False),
+                )
+                span.set_attribute("aws.step_functions.execution.arn", response["executionArn"])
             arns.append(response["executionArn"])
         return arns

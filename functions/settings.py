@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from functions.errors import ConfigurationError
 
@@ -23,12 +23,30 @@ PAGES_TABLE = "WIKIROAM_PAGES_TABLE"
 LINKS_TABLE = "WIKIROAM_LINKS_TABLE"
 CACHE_TOPIC_ARN = "WIKIROAM_CACHE_TOPIC_ARN"
 STATE_MACHINE_ARN = "WIKIROAM_STATE_MACHINE_ARN"
+# Telemetry. The deployment's name (the Pulumi stack) is `deployment.environment` on every span; a function
+# without it (a handler run outside any deployment, e.g. in a unit test) writes no spans at all.
+ENVIRONMENT = "WIKIROAM_ENVIRONMENT"
+# The shipper's OTLP endpoint: the standard OpenTelemetry variables win over the Secrets Manager secret
+# (JSON `{"endpoint": ..., "headers": {...}}`) whose ARN is in WIKIROAM_OTLP_SECRET_ARN.
+OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+OTLP_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
+OTLP_SECRET_ARN = "WIKIROAM_OTLP_SECRET_ARN"  # noqa: S105 (the name of a variable, not a secret)
+OTLP_MAX_REQUEST_BYTES = "WIKIROAM_OTLP_MAX_REQUEST_BYTES"
+# Read by the telemetry module, set by the Lambda runtime itself (not by our components).
+LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+LAMBDA_FUNCTION_VERSION = "AWS_LAMBDA_FUNCTION_VERSION"
+LAMBDA_MEMORY_MB = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+LAMBDA_LOG_STREAM = "AWS_LAMBDA_LOG_STREAM_NAME"
+AWS_REGION = "AWS_REGION"
 
 DEFAULT_WIKI_API_URL = "https://en.wikipedia.org/w/api.php"
 DEFAULT_WIKI_TIMEOUT_SECONDS = 5.0
 DEFAULT_SEARCH_LIMIT = 10
 MAX_SEARCH_LIMIT = 20
 DEFAULT_MAX_BACKLINKS = 20_000
+# Datadog's OTLP traces intake refuses requests over 3.2 MB; other backends take at least that.
+DEFAULT_OTLP_MAX_REQUEST_BYTES = 3_200_000
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 
@@ -68,6 +86,17 @@ class CacheSettings:
     pages_table: str
     links_table: str
     max_backlinks: int
+
+
+@dataclass(frozen=True)
+class ShipperSettings:
+    """Where the shipper sends spans: an OTLP/HTTP traces URL with its headers, or the secret that holds them."""
+
+    environment: str
+    traces_url: str | None
+    headers: dict[str, str]
+    secret_arn: str | None
+    max_request_bytes: int
 
 
 def _required(env: Mapping[str, str], name: str, what: str) -> str:
@@ -141,4 +170,56 @@ def cache_settings(env: Mapping[str, str]) -> CacheSettings:
         pages_table=_required(env, PAGES_TABLE, "the name of the pages DynamoDB table"),
         links_table=_required(env, LINKS_TABLE, "the name of the links DynamoDB table"),
         max_backlinks=_integer(env, MAX_BACKLINKS, DEFAULT_MAX_BACKLINKS, 1, 10_000_000),
+    )
+
+
+def otlp_headers(raw: str, name: str = OTLP_HEADERS) -> dict[str, str]:
+    """Headers in the OpenTelemetry form `key1=value1,key2=value2` (values URL-encoded)."""
+    headers: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(
+                f"{name} has {item.strip()!r:.40}, not key=value: set it as key1=value1,key2=value2"
+            )
+        headers[unquote(key.strip()).lower()] = unquote(value.strip())
+    return headers
+
+
+def traces_url(endpoint: str, name: str = OTLP_ENDPOINT) -> str:
+    """The traces URL of an OTLP/HTTP base endpoint (`<endpoint>/v1/traces`), as OpenTelemetry's exporters do."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"{name}={endpoint!r} is not an http(s) URL: set it to an OTLP/HTTP endpoint")
+    return endpoint.rstrip("/") + "/v1/traces"
+
+
+def shipper_settings(env: Mapping[str, str]) -> ShipperSettings:
+    """Read and validate the shipper's environment: an endpoint from the OTEL_ variables, or the secret's ARN."""
+    url: str | None = None
+    explicit = env.get(OTLP_TRACES_ENDPOINT, "").strip()
+    if explicit:
+        # The traces-specific variable is the full URL, used as given (OpenTelemetry's rule); checked all the same.
+        traces_url(explicit, OTLP_TRACES_ENDPOINT)
+        url = explicit
+    elif env.get(OTLP_ENDPOINT, "").strip():
+        url = traces_url(env[OTLP_ENDPOINT].strip())
+    secret_arn = env.get(OTLP_SECRET_ARN, "").strip() or None
+    if url is None and secret_arn is None:
+        raise ConfigurationError(
+            f"no OTLP endpoint: set {OTLP_ENDPOINT} (and {OTLP_HEADERS}) or {OTLP_SECRET_ARN} "
+            'to the ARN of a secret holding {"endpoint": ..., "headers": {...}}'
+        )
+    if secret_arn is not None and not _ARN.match(secret_arn):
+        raise ConfigurationError(f"{OTLP_SECRET_ARN}={secret_arn!r} is not an ARN: set it to the secret's ARN")
+    return ShipperSettings(
+        environment=env.get(ENVIRONMENT, "").strip(),
+        traces_url=url,
+        headers=otlp_headers(env.get(OTLP_HEADERS, "")),
+        secret_arn=secret_arn,
+        max_request_bytes=_integer(
+            env, OTLP_MAX_REQUEST_BYTES, DEFAULT_OTLP_MAX_REQUEST_BYTES, 10_000, DEFAULT_OTLP_MAX_REQUEST_BYTES * 10
+        ),
     )

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from opentelemetry.trace import Span, SpanKind
 
-from functions import __version__
+from functions import __version__, telemetry
 from functions.errors import (
     WikiApiError,
     WikiBadResponse,
@@ -104,6 +106,8 @@ class WikiClient:
         self._session.headers["User-Agent"] = user_agent(contact)
         self._session.headers["Accept"] = "application/json"
         self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        parts = urlsplit(api_url)
+        self._server = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
 
     def search(self, term: str, *, limit: int = 10) -> list[WikiPage]:
         """The wiki's best matches for `term` with their extracts, thumbnails and URLs, in rank order."""
@@ -189,10 +193,31 @@ class WikiClient:
         full = {"action": "query", "format": "json", "formatversion": "2", **params}
         if self.maxlag is not None:
             full["maxlag"] = str(self.maxlag)
+        # One CLIENT span per logical request; the retries it took are events on it.
+        with telemetry.tracer().start_as_current_span(
+            "GET",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "GET",
+                "server.address": self._server[0],
+                "server.port": self._server[1],
+                "url.full": self.api_url,
+                "wikiroam.wiki.operation": kind,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                return self._query_with_retries(kind, full, span)
+            except Exception as error:
+                telemetry.record_error(error, span)
+                raise
+
+    def _query_with_retries(self, kind: str, full: dict[str, str], span: Span) -> dict[str, Any]:
         attempt = 0
         while True:
             attempt += 1
-            outcome = self._attempt(kind, full)
+            outcome = self._attempt(kind, full, span)
             if isinstance(outcome, dict):
                 return outcome
             reason, retry_after = outcome
@@ -200,9 +225,12 @@ class WikiClient:
                 error = WikiRateLimited if reason in ("429", "maxlag") else WikiUnavailable
                 raise error(f"the wiki at {self.api_url} kept failing ({reason}) after {attempt} attempts")
             self.stats.retries += 1
-            self._sleep(retry_after if retry_after is not None else self._backoff(attempt))
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            span.set_attribute("http.request.resend_count", attempt)
+            span.add_event("retry", {"wikiroam.retry.reason": reason, "wikiroam.retry.delay_s": delay})
+            self._sleep(delay)
 
-    def _attempt(self, kind: str, params: Mapping[str, str]) -> dict[str, Any] | tuple[str, float | None]:
+    def _attempt(self, kind: str, params: Mapping[str, str], span: Span) -> dict[str, Any] | tuple[str, float | None]:
         """One request: the JSON on success, or (reason, the wiki's Retry-After) when it is worth retrying."""
         self.stats.requests += 1
         self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
@@ -213,6 +241,10 @@ class WikiClient:
             return "timeout", None
         except requests.ConnectionError:
             return "connection error", None
+        # The last attempt's answer is the span's; a failure in the end is recorded by the caller.
+        if span.is_recording():
+            span.set_attribute("url.full", response.url)
+            span.set_attribute("http.response.status_code", response.status_code)
         if response.status_code == 429:
             return "429", self._retry_after(response)
         if response.status_code in _RETRY_STATUSES:

@@ -133,6 +133,22 @@ def _layer_zip() -> bytes:
     return buffer.getvalue()
 
 
+# How Pulumi's wire format marks a secret value: {SECRET_SIG_KEY: SECRET_SIG_VALUE, "value": ...}.
+_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 (a marker, not a secret)
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    """Inputs with Pulumi's secret wrappers replaced by their values (the local AWS stores them as given)."""
+    if isinstance(value, dict):
+        if value.get(_SIGNATURE_KEY) == _SECRET_SIGNATURE:
+            return _unwrap_secrets(value.get("value"))
+        return {key: _unwrap_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(item) for item in value]
+    return value
+
+
 def _tags(inputs: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in (inputs.get("tags") or {}).items()}
 
@@ -184,7 +200,7 @@ class LocalMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         """Create the resource in moto, or record it; refuse a type that is neither."""
-        inputs = dict(args.inputs)
+        inputs = _unwrap_secrets(dict(args.inputs))
         if args.custom is False:
             # A ComponentResource (wikiroam:components:*): a grouping of the program's, nothing to create.
             return f"{args.name}-component", inputs

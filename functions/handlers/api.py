@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions import telemetry
 from functions.errors import WikiError, WikiUnavailable
 from functions.messages import CacheRequestPublisher
 from functions.reader import Reader
@@ -105,16 +106,20 @@ class Api:
             return error_response(error)
         except WikiUnavailable as error:
             logger.warning("wiki unavailable: %s", error)
+            telemetry.record_error(error)
             return error_response(ApiError(503, "wiki_unavailable", "The wiki is not answering; try again soon."))
         except WikiError as error:
             logger.warning("wiki error: %s", error)
+            telemetry.record_error(error)
             return error_response(ApiError(502, "wiki_error", f"The wiki answered with an error: {error}"))
-        except (BotoCoreError, ClientError):
+        except (BotoCoreError, ClientError) as error:
             logger.exception("AWS call failed")
+            telemetry.record_error(error)
             return error_response(ApiError(503, "storage_unavailable", "The cache is not answering; try again soon."))
-        except Exception:
-            # The API's boundary: a bug must still answer JSON, with its traceback in the log only.
+        except Exception as error:
+            # The API's boundary: a bug must still answer JSON, with its traceback in the log and the trace only.
             logger.exception("unhandled error")
+            telemetry.record_error(error)
             return error_response(ApiError(500, "internal_error", "Something went wrong on our side; it is logged."))
 
     def _dispatch(self, event: Mapping[str, Any]) -> Response:
@@ -159,7 +164,7 @@ class Api:
 def build(env: Mapping[str, str]) -> Api:
     """The api function's handler, wired from its environment."""
     settings = api_settings(env)
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = telemetry.instrument_client(boto3.client("dynamodb"))
     return Api(
         Reader(
             # A reader is waiting: one quick retry at most, well inside API Gateway's 30 s limit.
@@ -172,7 +177,7 @@ def build(env: Mapping[str, str]) -> Api:
             ),
             pages=PageStore(dynamodb, settings.pages_table),
             links=LinkStore(dynamodb, settings.links_table),
-            publisher=CacheRequestPublisher(boto3.client("sns"), settings.cache_topic_arn),
+            publisher=CacheRequestPublisher(telemetry.instrument_client(boto3.client("sns")), settings.cache_topic_arn),
             search_limit=settings.search_limit,
             clock=time.time,
         )
@@ -182,6 +187,7 @@ def build(env: Mapping[str, str]) -> Api:
 _api: Api | None = None
 
 
+@telemetry.traced_handler(telemetry.http_invocation, trigger="http", name="api")
 def handler(event: Mapping[str, Any], context: Any) -> Response:
     """Lambda entry point; the first invocation of a sandbox validates the environment and builds the clients."""
     global _api  # noqa: PLW0603 (one instance per sandbox, reused across invocations)

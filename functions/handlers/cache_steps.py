@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from functions import telemetry
 from functions.caching import CacheSteps
 from functions.messages import parse_task_event
 from functions.settings import cache_settings
@@ -26,7 +27,7 @@ ETL_MAXLAG_SECONDS = 5
 def build(env: Mapping[str, str]) -> CacheSteps:
     """The steps, wired from the environment."""
     settings = cache_settings(env)
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = telemetry.instrument_client(boto3.client("dynamodb"))
     return CacheSteps(
         wiki=WikiClient(
             settings.wiki.api_url,
@@ -58,18 +59,21 @@ def _seconds_left(context: Any) -> Callable[[], float]:
     return lambda: float(remaining()) / 1000.0
 
 
+@telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-start")
 def start(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheStart: claim the page, or stop because it is cached or being cached."""
     task = parse_task_event(event)
     return _get_steps().start(task.page, task.context.execution_id)
 
 
+@telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-info")
 def info(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheInfo: write the article's data."""
     task = parse_task_event(event)
     return _get_steps().info(task.page, task.context.execution_id)
 
 
+@telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-backlinks")
 def backlinks(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheBacklinks: write every link to the page."""
     task = parse_task_event(event)

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 
+from functions import telemetry
 from functions.errors import InvalidCacheRequest
 from functions.messages import CacheRequest, PipelineStarter
 from functions.settings import trigger_settings
@@ -44,12 +45,14 @@ def _sns_messages(event: Mapping[str, Any]) -> list[tuple[str, str]]:
 def build(env: Mapping[str, str]) -> Trigger:
     """The trigger function's handler, wired from its environment."""
     settings = trigger_settings(env)
-    return Trigger(PipelineStarter(boto3.client("stepfunctions"), settings.state_machine_arn))
+    client = telemetry.instrument_client(boto3.client("stepfunctions"))
+    return Trigger(PipelineStarter(client, settings.state_machine_arn))
 
 
 _trigger: Trigger | None = None
 
 
+@telemetry.traced_handler(telemetry.sns_invocation, trigger="pubsub", name="cache-trigger")
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     global _trigger  # noqa: PLW0603 (one instance per sandbox, reused across invocations)

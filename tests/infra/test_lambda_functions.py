@@ -13,19 +13,24 @@ from tests.infra.conftest import PROJECT_DIR, run_program
 
 # Component name -> (handler, environment variables it gets).
 WIKI_ENV = {settings.WIKI_API_URL, settings.WIKI_CONTACT, settings.WIKI_TIMEOUT_SECONDS}
+# Every function names its deployment, for the `deployment.environment` of its spans.
+TELEMETRY_ENV = {settings.ENVIRONMENT}
 FUNCTIONS = {
     "wikiroam-api-handler": (
         "functions.handlers.api.handler",
-        WIKI_ENV | {settings.SEARCH_LIMIT, settings.PAGES_TABLE, settings.LINKS_TABLE, settings.CACHE_TOPIC_ARN},
+        TELEMETRY_ENV
+        | WIKI_ENV
+        | {settings.SEARCH_LIMIT, settings.PAGES_TABLE, settings.LINKS_TABLE, settings.CACHE_TOPIC_ARN},
     ),
-    "wikiroam-cache-trigger": ("functions.handlers.trigger.handler", {settings.STATE_MACHINE_ARN}),
+    "wikiroam-cache-trigger": ("functions.handlers.trigger.handler", TELEMETRY_ENV | {settings.STATE_MACHINE_ARN}),
     **{
         f"wikiroam-cache-{step}": (
             f"functions.handlers.cache_steps.{step}",
-            WIKI_ENV | {settings.MAX_BACKLINKS, settings.PAGES_TABLE, settings.LINKS_TABLE},
+            TELEMETRY_ENV | WIKI_ENV | {settings.MAX_BACKLINKS, settings.PAGES_TABLE, settings.LINKS_TABLE},
         )
         for step in ("start", "info", "backlinks")
     },
+    "wikiroam-telemetry-shipper": ("functions.handlers.shipper.handler", TELEMETRY_ENV | {settings.OTLP_SECRET_ARN}),
 }
 # Config keys (memory, timeout) per function.
 SIZES = {
@@ -34,10 +39,11 @@ SIZES = {
     "wikiroam-cache-start": ("cacheStepMemoryMb", "cacheStepTimeoutSeconds"),
     "wikiroam-cache-info": ("cacheStepMemoryMb", "cacheStepTimeoutSeconds"),
     "wikiroam-cache-backlinks": ("cacheBacklinksMemoryMb", "cacheBacklinksTimeoutSeconds"),
+    "wikiroam-telemetry-shipper": ("shipperMemoryMb", "shipperTimeoutSeconds"),
 }
 
 
-def test_given_each_stack_then_there_are_exactly_the_five_functions(deployment):
+def test_given_each_stack_then_there_are_exactly_the_six_functions(deployment):
     assert sorted(r.name for r in deployment.of_type("aws:lambda/function:Function")) == sorted(
         f"{name}-function" for name in FUNCTIONS
     )
@@ -76,6 +82,12 @@ def test_given_the_environments_then_they_carry_the_other_resources_physical_nam
     assert api[settings.CACHE_TOPIC_ARN] == dev.outputs["cacheTopicArn"]
     trigger = dev.named("wikiroam-cache-trigger-function").inputs["environment"]["variables"]
     assert trigger[settings.STATE_MACHINE_ARN] == dev.outputs["stateMachineArn"]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_given_each_stack_then_every_function_names_the_stack_as_its_deployment(deployment, name):
+    variables = deployment.named(f"{name}-function").inputs["environment"]["variables"]
+    assert variables[settings.ENVIRONMENT] == deployment.stack
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -1,0 +1,188 @@
+"""Spans across the hops: api -> SNS -> trigger -> StartExecution -> steps, and the dependency spans on the way."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+import requests
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from functions import settings, telemetry
+from functions.errors import WikiUnavailable
+from functions.handlers import cache_steps, trigger
+from functions.messages import CacheRequest, CacheRequestPublisher, PageRef
+from functions.store import PageStore
+from functions.wiki import WikiClient
+from tests.conftest import load_event
+from tests.support.telemetry import LambdaContext, attributes
+
+PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+
+
+def test_given_a_cache_request_when_published_then_a_producer_span_travels_in_the_message_attributes(aws, span_log):
+    sns = telemetry.instrument_client(aws.sns)
+    publisher = CacheRequestPublisher(sns, aws.topic_arn)
+    publisher.publish(CacheRequest(pages=(PageRef(1000, "Zürich"),), reason="search"))
+    producer = span_log.named("publish wikiroam-cache-requests")
+    assert producer.kind == Span.SPAN_KIND_PRODUCER
+    values = attributes(producer)
+    assert values["messaging.system"] == "aws_sns"
+    assert values["messaging.destination.name"] == "wikiroam-cache-requests"
+    assert values["rpc.method"] == "Publish"
+    # The client hook added to the PRODUCER span instead of nesting a twin CLIENT span.
+    assert values["http.response.status_code"] == 200
+    assert [s.name for s in span_log.spans()] == ["publish wikiroam-cache-requests"]
+    (message,) = aws.sqs.receive_message(QueueUrl=aws.queue_url, MessageAttributeNames=["All"])["Messages"]
+    carried = json.loads(message["Body"])["MessageAttributes"]["traceparent"]
+    assert carried["Type"] == "String"
+    assert carried["Value"].startswith(f"00-{producer.trace_id.hex()}-{producer.span_id.hex()}-")
+
+
+def test_given_an_instrumented_dynamodb_client_then_each_call_is_a_client_span_with_its_table(aws, span_log):
+    pages = PageStore(telemetry.instrument_client(aws.dynamodb), aws.pages_table)
+    with telemetry.tracer().start_as_current_span("parent") as parent:
+        assert pages.claim(1, "A", "exec-1", 1000.0, 900)
+        assert not pages.claim(1, "A", "exec-2", 1000.0, 900)
+    claims = [s for s in span_log.spans() if s.name == "DynamoDB.UpdateItem"]
+    assert len(claims) == 2
+    for span in claims:
+        assert span.kind == Span.SPAN_KIND_CLIENT
+        assert int.from_bytes(span.parent_span_id, "big") == parent.get_span_context().span_id
+        values = attributes(span)
+        assert values["rpc.system"] == "aws-api"
+        assert values["rpc.service"] == "DynamoDB"
+        assert values["db.system"] == "dynamodb"
+        assert values["aws.dynamodb.table_names"] == [aws.pages_table]
+        assert values["aws.region"] == "us-east-1"
+    assert claims[0].status.code == Status.STATUS_CODE_UNSET
+    assert claims[1].status.code == Status.STATUS_CODE_ERROR
+    assert attributes(claims[1])["error.type"] == "ConditionalCheckFailedException"
+
+
+def test_given_a_batch_write_then_its_span_names_every_table_in_the_request(aws, span_log):
+    client = telemetry.instrument_client(aws.dynamodb)
+    client.batch_write_item(
+        RequestItems={aws.links_table: [{"PutRequest": {"Item": {"toid": {"N": "1"}, "fromid": {"N": "2"}}}}]}
+    )
+    assert attributes(span_log.named("DynamoDB.BatchWriteItem"))["aws.dynamodb.table_names"] == [aws.links_table]
+
+
+@pytest.fixture
+def trigger_env(aws, monkeypatch):
+    """Given the trigger's environment, with a state machine in moto, and a cold trigger sandbox."""
+    role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    machine = boto3.client("stepfunctions").create_state_machine(
+        name="wikiroam-cache", definition=json.dumps(PASS_MACHINE), roleArn=role
+    )["stateMachineArn"]
+    monkeypatch.setenv(settings.STATE_MACHINE_ARN, machine)
+    monkeypatch.setattr(trigger, "_trigger", None)
+    return machine
+
+
+def test_given_an_sns_delivery_then_each_start_execution_span_is_carried_into_its_execution_input(
+    trigger_env, span_log
+):
+    result = trigger.handler(load_event("sns_cache_request"), LambdaContext())
+    consumer = span_log.named("cache-trigger")
+    starts = [s for s in span_log.spans() if s.name == "SFN.StartExecution"]
+    # One CLIENT span per execution: the hook enriched the span the starter opened, it did not nest another.
+    assert len(starts) == 2
+    sfn = boto3.client("stepfunctions")
+    for arn in result["executions"]:
+        document = json.loads(sfn.describe_execution(executionArn=arn)["input"])
+        assert set(document) == {"page", "reason", "_trace"}
+        _, trace_id, span_id, _ = document["_trace"]["traceparent"].split("-")
+        (start,) = [s for s in starts if s.span_id.hex() == span_id]
+        assert start.trace_id.hex() == trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert start.parent_span_id == consumer.span_id
+        assert start.kind == Span.SPAN_KIND_CLIENT
+        assert attributes(start)["aws.step_functions.execution.arn"] == arn
+
+
+@pytest.fixture
+def steps_env(aws, monkeypatch):
+    """Given the cache steps' environment (a wiki that is never reached) and a cold steps sandbox."""
+    values = {
+        settings.WIKI_API_URL: "http://127.0.0.1:9/w/api.php",
+        settings.WIKI_CONTACT: "ops@wikiroam.test",
+        settings.PAGES_TABLE: aws.pages_table,
+        settings.LINKS_TABLE: aws.links_table,
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(cache_steps, "_steps", None)
+
+
+def test_given_a_task_with_trace_in_its_input_then_the_step_and_its_dynamodb_calls_hang_under_the_state(
+    steps_env, span_log
+):
+    event = load_event("task_cache_start")
+    event["input"]["_trace"] = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"}
+    assert cache_steps.start(event, LambdaContext()) == {"proceed": True, "reason": "claimed"}
+    step = span_log.named("cache-start")
+    context = event["context"]
+    state_id = telemetry.state_span_id(context["execution_id"], context["state_name"], context["entered_time"])
+    assert int.from_bytes(step.parent_span_id, "big") == state_id
+    assert step.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
+    claim = span_log.named("DynamoDB.UpdateItem")
+    assert (claim.trace_id, claim.parent_span_id) == (step.trace_id, step.span_id)
+
+
+# --- the wiki client
+
+
+class ScriptedSession(requests.Session):
+    """A session answering from a script of (status, body, headers), recording nothing else."""
+
+    def __init__(self, answers):
+        super().__init__()
+        self.answers = list(answers)
+
+    def get(self, url, params=None, timeout=None, **kwargs):
+        status, body, headers = self.answers.pop(0)
+        response = requests.Response()
+        response.status_code = status
+        response._content = json.dumps(body).encode()
+        response.headers.update(headers)
+        response.url = requests.Request("GET", url, params=params).prepare().url
+        return response
+
+
+SEARCH = {"query": {"pages": [{"pageid": 1, "title": "River", "index": 1, "extract": "A river."}]}}
+
+
+def test_given_a_wiki_request_retried_after_a_429_then_one_client_span_with_the_retry_as_an_event(span_log):
+    session = ScriptedSession([(429, {}, {"Retry-After": "1"}), (200, SEARCH, {})])
+    client = WikiClient(
+        "https://wiki.test/w/api.php", contact="ops@wikiroam.test", session=session, sleep=lambda s: None
+    )
+    assert [p.title for p in client.search("river", limit=1)] == ["River"]
+    span = span_log.named("GET")
+    assert span.kind == Span.SPAN_KIND_CLIENT
+    values = attributes(span)
+    assert values["http.request.method"] == "GET"
+    assert values["server.address"] == "wiki.test"
+    assert values["server.port"] == 443
+    assert values["http.response.status_code"] == 200
+    assert values["url.full"].startswith("https://wiki.test/w/api.php?action=query")
+    assert values["http.request.resend_count"] == 1
+    (retry,) = span.events
+    assert retry.name == "retry"
+    assert attributes(retry) == {"wikiroam.retry.reason": "429", "wikiroam.retry.delay_s": 1.0}
+    assert span.status.code == Status.STATUS_CODE_UNSET
+
+
+def test_given_a_wiki_that_keeps_failing_then_the_span_is_an_error_naming_the_exception(span_log):
+    session = ScriptedSession([(503, {}, {}), (503, {}, {})])
+    client = WikiClient(
+        "http://wiki.test:8080/api.php", contact="c", max_retries=1, session=session, sleep=lambda s: None
+    )
+    with pytest.raises(WikiUnavailable):
+        client.search("river", limit=1)
+    span = span_log.named("GET")
+    assert span.status.code == Status.STATUS_CODE_ERROR
+    assert attributes(span)["error.type"] == "WikiUnavailable"
+    assert attributes(span)["server.port"] == 8080
+    assert [e.name for e in span.events] == ["retry", "exception"]
