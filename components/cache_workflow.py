@@ -16,18 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.caching import BacklinksNotFinished
-from functions.errors import WikiRateLimited, WikiUnavailable
-from functions.store import WriteThrottled
+from functions.caching import RETRY_MAX_ATTEMPTS, TRANSIENT_ERRORS
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 # Error names come from the exception classes the functions raise: Step Functions matches the `errorType`.
-TRANSIENT_ERRORS = (
-    WikiUnavailable.__name__,
-    WikiRateLimited.__name__,
-    WriteThrottled.__name__,
-    BacklinksNotFinished.__name__,
-)
+# The functions own the list (a step marks its page failed when no retry is left); the definition follows it.
 LAMBDA_SERVICE_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -35,7 +28,6 @@ LAMBDA_SERVICE_ERRORS = (
     "Lambda.TooManyRequestsException",
 )
 RETRY_INTERVAL_SECONDS = 2
-RETRY_MAX_ATTEMPTS = 3
 RETRY_BACKOFF_RATE = 2.0
 # Express workflows stop at five minutes: keep the retries of the longest task well inside that.
 RETRY_MAX_DELAY_SECONDS = 20

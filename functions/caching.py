@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.errors import WikiPageNotFound, WikiRoamError
+from functions.errors import ClaimLost, WikiPageNotFound, WikiRateLimited, WikiRoamError, WikiUnavailable
 from functions.messages import PageRef
-from functions.store import BacklinksStatus, LinkRecord, LinkStore, PageStore
+from functions.store import BacklinksStatus, LinkRecord, LinkStore, PageStore, WriteThrottled
 from functions.wiki import WikiClient
 
 # How long a claim keeps other executions off a page; past it, a stalled execution's page can be taken over.
@@ -20,6 +20,22 @@ TIME_MARGIN_SECONDS = 10.0
 
 class BacklinksNotFinished(WikiRoamError):
     """The invocation ran short of time; progress is saved and a retry resumes from there."""
+
+
+# The state machine's retry policy, here so a step knows when its failure is the execution's last word:
+# these errors are retried (components/cache_workflow.py builds the Retry from them), up to this many times.
+TRANSIENT_ERRORS = (
+    WikiUnavailable.__name__,
+    WikiRateLimited.__name__,
+    WriteThrottled.__name__,
+    BacklinksNotFinished.__name__,
+)
+RETRY_MAX_ATTEMPTS = 3
+
+
+def is_final_failure(error: BaseException, retry_count: int) -> bool:
+    """Whether Step Functions gives up on the state after this error (no Retry matches, or none is left)."""
+    return type(error).__name__ not in TRANSIENT_ERRORS or retry_count >= RETRY_MAX_ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,15 @@ class CacheSteps:
         record = self.pages.get(page.pageid)
         reason = "cached" if record is not None and record.cached else "in_progress"
         return {"proceed": False, "reason": reason}
+
+    def record_failure(self, page: PageRef, owner: str, error: BaseException) -> bool:
+        """Mark the page failed with the error's name, so readers see it; False when this execution holds no claim."""
+        try:
+            self.pages.record_failure(page.pageid, owner, type(error).__name__, self.clock())
+        except ClaimLost:
+            # Failed before its claim (or after losing it): the page's state belongs to another execution.
+            return False
+        return True
 
     def info(self, page: PageRef, owner: str) -> dict[str, Any]:
         """Fetch the article's text, thumbnail and URL and write them; a page gone from the wiki is released."""

@@ -37,13 +37,18 @@ class Reader:
         for page in found:
             record = records.get(page.pageid)
             results.append({**_card(page), "cached": record is not None and record.cached})
-        self._request_caching([p for p in found if self._needs_caching(records.get(p.pageid))], "search")
+        self._request_caching(
+            [PageRef(p.pageid, p.title) for p in found if self._needs_caching(records.get(p.pageid))], "search"
+        )
         return {"query": term, "results": results}
 
     def page(self, pageid: int) -> dict[str, Any] | None:
         """A page from the cache, or from the wiki with caching requested; None when the wiki has no such page."""
         record = self.pages.get(pageid)
         if record is not None and record.cached_at is not None:
+            if self._needs_caching(record):
+                # Its backlinks failed, or their execution stalled: ask again, the next run resumes them.
+                self._request_caching([PageRef(record.pageid, record.title)], "page")
             return {
                 "pageid": record.pageid,
                 "title": record.title,
@@ -53,14 +58,23 @@ class Reader:
                 "cached_at": record.cached_at,
                 "backlinks_status": record.backlinks_status,
                 "backlinks_count": record.backlinks_count,
+                "caching_error": record.caching_error,
             }
         try:
             page = self.wiki.page(pageid)
         except WikiPageNotFound:
             return None
         if self._needs_caching(record):
-            self._request_caching([page], "page")
-        return {**_card(page), "cached_at": None, "backlinks_status": "pending", "backlinks_count": None}
+            self._request_caching([PageRef(page.pageid, page.title)], "page")
+        # A page whose caching failed says so (and is requested again above); any other is on its way.
+        failed = record is not None and record.backlinks_status == "failed"
+        return {
+            **_card(page),
+            "cached_at": None,
+            "backlinks_status": "failed" if failed else "pending",
+            "backlinks_count": None,
+            "caching_error": record.caching_error if failed and record is not None else None,
+        }
 
     def backlinks(self, pageid: int, cursor: str | None, limit: int) -> dict[str, Any] | None:
         """One page of cached backlinks; None when the page is not in the cache at all."""
@@ -83,10 +97,10 @@ class Reader:
         # A live claim means an execution is at work on it; a stale one means it stalled and needs another.
         return record.claimed_at is None or record.claimed_at < self.clock() - LEASE_SECONDS
 
-    def _request_caching(self, pages: list[WikiPage], reason: Reason) -> None:
+    def _request_caching(self, pages: list[PageRef], reason: Reason) -> None:
         if not pages:
             return
-        request = CacheRequest(pages=tuple(PageRef(p.pageid, p.title) for p in pages), reason=reason)
+        request = CacheRequest(pages=tuple(pages), reason=reason)
         try:
             self.publisher.publish(request)
         except (BotoCoreError, ClientError):

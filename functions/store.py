@@ -20,7 +20,7 @@ from functions.errors import ClaimLost, WikiRoamError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-BacklinksStatus = Literal["pending", "complete", "partial"]
+BacklinksStatus = Literal["pending", "complete", "partial", "failed"]
 
 # DynamoDB's own limits per request.
 BATCH_WRITE_SIZE = 25
@@ -52,6 +52,7 @@ class PageRecord:
     claimed_by: str | None
     claimed_at: float | None
     backlinks_resume: Mapping[str, str] | None
+    caching_error: str | None = None
 
     @property
     def cached(self) -> bool:
@@ -97,11 +98,12 @@ def _page_from_item(item: Mapping[str, Any]) -> PageRecord:
         thumbnail=text("thumbnail"),
         lastrevid=int(lastrevid) if lastrevid is not None else None,
         cached_at=text("cached_at"),
-        backlinks_status=status if status in ("complete", "partial") else "pending",  # type: ignore[arg-type]
+        backlinks_status=status if status in ("complete", "partial", "failed") else "pending",  # type: ignore[arg-type]
         backlinks_count=int(number("backlinks_count") or 0),
         claimed_by=text("claimed_by"),
         claimed_at=number("claimed_at"),
         backlinks_resume=json.loads(resume) if resume else None,
+        caching_error=text("caching_error"),
     )
 
 
@@ -144,17 +146,20 @@ class PageStore:
                 Key={"pageid": _n(pageid)},
                 UpdateExpression=(
                     "SET title = if_not_exists(title, :title), claimed_by = :owner, claimed_at = :now, "
-                    "backlinks_status = if_not_exists(backlinks_status, :pending)"
+                    "backlinks_status = :pending REMOVE caching_error, failed_at"
                 ),
+                # A failed page is free to claim again: its failure released the claim, its progress is kept.
                 ConditionExpression=(
-                    "attribute_not_exists(pageid) OR "
-                    "(backlinks_status = :pending AND (claimed_at < :expired OR claimed_by = :owner))"
+                    "attribute_not_exists(pageid) OR backlinks_status = :failed OR "
+                    "(backlinks_status = :pending AND (attribute_not_exists(claimed_at) OR claimed_at < :expired "
+                    "OR claimed_by = :owner))"
                 ),
                 ExpressionAttributeValues={
                     ":title": _s(title),
                     ":owner": _s(owner),
                     ":now": _n(now),
                     ":pending": _s("pending"),
+                    ":failed": _s("failed"),
                     ":expired": _n(now - lease_seconds),
                 },
             )
@@ -221,6 +226,16 @@ class PageStore:
             removes.extend(["claimed_by", "claimed_at"])
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         self._update_owned(pageid, owner, expression, values, None)
+
+    def record_failure(self, pageid: int, owner: str, error: str, now: float) -> None:
+        """Mark the page failed with the error's name and release the claim; backlinks progress is kept."""
+        self._update_owned(
+            pageid,
+            owner,
+            "SET backlinks_status = :failed, caching_error = :error, failed_at = :now REMOVE claimed_by, claimed_at",
+            {":owner": _s(owner), ":failed": _s("failed"), ":error": _s(error), ":now": _n(now)},
+            None,
+        )
 
     def release(self, pageid: int, owner: str) -> None:
         """Forget a claimed page that turned out not to exist on the wiki."""

@@ -6,6 +6,7 @@ own entry point (`start`, `info`, `backlinks`), and only that one runs in its sa
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -14,14 +15,16 @@ from typing import Any
 import boto3
 
 from functions import telemetry
-from functions.caching import CacheSteps
-from functions.messages import parse_task_event
+from functions.caching import CacheSteps, is_final_failure
+from functions.messages import TaskEvent, parse_task_event
 from functions.settings import cache_settings
 from functions.store import LinkStore, PageStore
 from functions.wiki import WikiClient
 
 # Background work: be the first to back off when the wiki's replicas lag (API etiquette).
 ETL_MAXLAG_SECONDS = 5
+
+logger = logging.getLogger(__name__)
 
 
 def build(env: Mapping[str, str]) -> CacheSteps:
@@ -52,6 +55,21 @@ def _get_steps() -> CacheSteps:
     return _steps
 
 
+def _run(task: TaskEvent, step: Callable[[CacheSteps], dict[str, Any]]) -> dict[str, Any]:
+    """Run one step; when its error ends the execution (no retry left), mark the page failed, then re-raise."""
+    steps = _get_steps()
+    try:
+        return step(steps)
+    except Exception as error:
+        if is_final_failure(error, task.context.retry_count):
+            try:
+                steps.record_failure(task.page, task.context.execution_id, error)
+            except Exception:
+                # The step's own error is the one Step Functions must see; this one is only logged.
+                logger.exception("could not mark page %d as failed", task.page.pageid)
+        raise
+
+
 def _seconds_left(context: Any) -> Callable[[], float]:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
@@ -63,18 +81,18 @@ def _seconds_left(context: Any) -> Callable[[], float]:
 def start(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheStart: claim the page, or stop because it is cached or being cached."""
     task = parse_task_event(event)
-    return _get_steps().start(task.page, task.context.execution_id)
+    return _run(task, lambda steps: steps.start(task.page, task.context.execution_id))
 
 
 @telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-info")
 def info(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheInfo: write the article's data."""
     task = parse_task_event(event)
-    return _get_steps().info(task.page, task.context.execution_id)
+    return _run(task, lambda steps: steps.info(task.page, task.context.execution_id))
 
 
 @telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-backlinks")
 def backlinks(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheBacklinks: write every link to the page."""
     task = parse_task_event(event)
-    return _get_steps().backlinks(task.page, task.context.execution_id, _seconds_left(context))
+    return _run(task, lambda steps: steps.backlinks(task.page, task.context.execution_id, _seconds_left(context)))

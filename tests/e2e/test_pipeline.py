@@ -153,3 +153,34 @@ def test_given_a_cached_search_when_searching_again_then_no_new_caching_work_sta
     assert all(result["cached"] for result in again["results"])
     assert len(executions(local_stack)) == before
     assert wiki.count(list="backlinks") == 0
+
+
+def test_given_the_wiki_failing_a_step_then_it_is_retried_then_caught_by_name_and_the_api_says_failed(
+    local_stack, wiki, instant_state_machine_retries
+):
+    page = wiki.corpus.by_title("Zürich")
+    # Every backlinks request for this page is rate limited; Retry-After 0 keeps the client's own retries quick.
+    wiki.faults.arm("429", count=None, retry_after=0, match=f"list=backlinks&blpageid={page.pageid}")
+
+    first = requests.get(f"{local_stack.url}/api/pages/{page.pageid}", timeout=30).json()
+    assert first["backlinks_status"] == "pending"
+    assert local_stack.wait_idle(60)
+
+    [run] = [e for e in executions(local_stack) if e["name"].startswith(f"{page.pageid}-")]
+    described = local_stack.client("stepfunctions").describe_execution(executionArn=run["executionArn"])
+    assert (described["status"], described["error"]) == ("FAILED", "WikiRateLimited")
+    history = local_stack.client("stepfunctions").get_execution_history(executionArn=run["executionArn"])["events"]
+    failures = [e for e in history if e["type"] == "TaskFailed"]
+    assert len(failures) == 4  # the first attempt and three retries, all of the backlinks state
+    assert {e["taskFailedEventDetails"]["error"] for e in failures} == {"WikiRateLimited"}
+    assert [e["stateEnteredEventDetails"]["name"] for e in history if e["type"] == "FailStateEntered"] == [
+        "CachingFailed"
+    ]
+
+    wiki.faults.clear()
+    failed = requests.get(f"{local_stack.url}/api/pages/{page.pageid}", timeout=30).json()
+    assert (failed["backlinks_status"], failed["caching_error"]) == ("failed", "WikiRateLimited")
+
+    # Reading the failed page asked for it again: with the wiki healthy, the next execution finishes it.
+    local_stack.wait_until_cached([page.pageid], timeout=60)
+    assert cached_backlinks(local_stack, page.pageid) == backlinks_from_the_wiki(wiki.api_url, page.pageid)

@@ -10,7 +10,7 @@ import pytest
 
 from functions import settings
 from functions.caching import BacklinksNotFinished
-from functions.errors import ClaimLost, InvalidCacheRequest, InvalidTaskPayload, WikiUnavailable
+from functions.errors import ClaimLost, InvalidCacheRequest, InvalidTaskPayload, WikiApiError, WikiUnavailable
 from functions.handlers import api, cache_steps, trigger
 from functions.store import BATCH_WRITE_SIZE, PageStore
 from tests.conftest import load_event
@@ -406,3 +406,70 @@ def test_given_a_malformed_task_payload_then_invalid_task_payload_and_nothing_wr
         step(event, Context())
     assert aws.dynamodb.scan(TableName=aws.pages_table)["Count"] == 0
     assert wiki.count() == 0
+
+
+# --- cache steps: a failure that ends the execution is recorded on the page
+
+
+def test_given_retries_left_then_a_transient_failure_leaves_the_page_pending_for_the_retry(env, aws, wiki):
+    hub = wiki.corpus.hub
+    cache_steps.start(task("CacheStart", hub.pageid, hub.title), Context())
+    cache_steps.info(task("CacheInfo", hub.pageid, hub.title), Context())
+    wiki.faults.arm("503", count=None, match="blcontinue")
+
+    with pytest.raises(WikiUnavailable):
+        cache_steps.backlinks(task("CacheBacklinks", hub.pageid, hub.title, retry=2), Context())
+
+    record = PageStore(aws.dynamodb, aws.pages_table).get(hub.pageid)
+    assert (record.backlinks_status, record.claimed_by, record.caching_error) == ("pending", "exec-1", None)
+
+
+def test_given_the_last_retry_fails_then_the_page_is_failed_with_the_error_name_and_free_to_claim(env, aws, wiki):
+    hub = wiki.corpus.hub
+    cache_steps.start(task("CacheStart", hub.pageid, hub.title), Context())
+    cache_steps.info(task("CacheInfo", hub.pageid, hub.title), Context())
+    wiki.faults.arm("503", count=None, match="blcontinue")
+
+    with pytest.raises(WikiUnavailable):
+        cache_steps.backlinks(task("CacheBacklinks", hub.pageid, hub.title, retry=3), Context())
+
+    store = PageStore(aws.dynamodb, aws.pages_table)
+    record = store.get(hub.pageid)
+    assert (record.backlinks_status, record.caching_error, record.claimed_by) == ("failed", "WikiUnavailable", None)
+    assert record.backlinks_count == 500  # the progress a later execution resumes from
+    status, page = call_api(f"/api/pages/{hub.pageid}")
+    assert status == 200
+    assert (page["backlinks_status"], page["caching_error"]) == ("failed", "WikiUnavailable")
+    assert [p["pageid"] for m in aws.published() for p in m["pages"]] == [hub.pageid]  # requested again
+    wiki.faults.clear()
+    assert cache_steps.start(task("CacheStart", hub.pageid, hub.title, execution="exec-2"), Context())["proceed"]
+    assert (
+        cache_steps.backlinks(task("CacheBacklinks", hub.pageid, hub.title, execution="exec-2"), Context())["status"]
+        == "complete"
+    )
+    assert store.get(hub.pageid).caching_error is None
+
+
+def test_given_an_error_no_retry_matches_then_the_page_is_failed_at_once(env, aws, wiki):
+    page = wiki.corpus.by_title("Zürich")
+    cache_steps.start(task("CacheStart", page.pageid, page.title), Context())
+    wiki.faults.arm("error:internal_api_error_DBQueryError", count=None)
+
+    with pytest.raises(WikiApiError):
+        cache_steps.info(task("CacheInfo", page.pageid, page.title), Context())
+
+    wiki.faults.clear()
+    status, body = call_api(f"/api/pages/{page.pageid}")
+    assert status == 200
+    assert (body["title"], body["backlinks_status"], body["caching_error"]) == ("Zürich", "failed", "WikiApiError")
+
+
+def test_given_a_step_failing_before_its_claim_then_nothing_is_recorded(env, aws, wiki):
+    page = wiki.corpus.by_title("Zürich")
+    cache_steps.start(task("CacheStart", page.pageid, page.title, execution="exec-a"), Context())
+
+    with pytest.raises(ClaimLost):
+        cache_steps.info(task("CacheInfo", page.pageid, page.title, execution="exec-b", retry=3), Context())
+
+    record = PageStore(aws.dynamodb, aws.pages_table).get(page.pageid)
+    assert (record.backlinks_status, record.claimed_by) == ("pending", "exec-a")
