@@ -16,7 +16,7 @@ $(SYNCED): requirements/dev.txt
 	@$(UV) pip sync --quiet --python $(BIN)/python requirements/dev.txt
 	@touch $@
 
-## dev: run WikiRoam locally (sample wiki + API) at http://127.0.0.1:$${WIKIROAM_PORT:-8000}
+## dev: run all of WikiRoam locally (sample wiki, moto, the deployed program, gateway) at http://127.0.0.1:$${WIKIROAM_PORT:-8000}
 dev: $(SYNCED)
 	@$(BIN)/python -m local
 

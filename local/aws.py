@@ -1,4 +1,8 @@
-"""The local AWS: moto's server on loopback, the environment that points boto3 at it, and table specs for tests."""
+"""The local AWS: moto's server on loopback, the environment that points boto3 at it, and table specs for tests.
+
+The specs serve in-process `mock_aws` tests; `tests/infra/test_local_deployer.py` keeps them equal to the
+program's tables.
+"""
 
 from __future__ import annotations
 

@@ -149,6 +149,37 @@ def _unwrap_secrets(value: Any) -> Any:
     return value
 
 
+def table_spec(table: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB CreateTable's arguments for an `aws.dynamodb.Table`'s Pulumi inputs."""
+    key_schema = [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}]
+    if inputs.get("rangeKey"):
+        key_schema.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
+    spec: dict[str, Any] = {
+        "TableName": table,
+        "BillingMode": inputs.get("billingMode", "PAY_PER_REQUEST"),
+        "AttributeDefinitions": [
+            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
+        ],
+        "KeySchema": key_schema,
+    }
+    indexes = []
+    for index in inputs.get("globalSecondaryIndexes") or []:
+        schema = [{"AttributeName": index["hashKey"], "KeyType": "HASH"}]
+        if index.get("rangeKey"):
+            schema.append({"AttributeName": index["rangeKey"], "KeyType": "RANGE"})
+        projection: dict[str, Any] = {"ProjectionType": index.get("projectionType", "ALL")}
+        if index.get("nonKeyAttributes"):
+            projection["NonKeyAttributes"] = list(index["nonKeyAttributes"])
+        indexes.append({"IndexName": index["name"], "KeySchema": schema, "Projection": projection})
+    if indexes:
+        spec["GlobalSecondaryIndexes"] = indexes
+    if (inputs.get("serverSideEncryption") or {}).get("enabled"):
+        spec["SSESpecification"] = {"Enabled": True}
+    if inputs.get("deletionProtectionEnabled"):
+        spec["DeletionProtectionEnabled"] = True
+    return spec
+
+
 def _tags(inputs: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in (inputs.get("tags") or {}).items()}
 
@@ -247,32 +278,7 @@ class LocalMocks(pulumi.runtime.Mocks):
 
     def _table(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         table = self._name(name, inputs)
-        key_schema = [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}]
-        if inputs.get("rangeKey"):
-            key_schema.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
-        spec: dict[str, Any] = {
-            "TableName": table,
-            "BillingMode": inputs.get("billingMode", "PAY_PER_REQUEST"),
-            "AttributeDefinitions": [
-                {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
-            ],
-            "KeySchema": key_schema,
-        }
-        indexes = []
-        for index in inputs.get("globalSecondaryIndexes") or []:
-            schema = [{"AttributeName": index["hashKey"], "KeyType": "HASH"}]
-            if index.get("rangeKey"):
-                schema.append({"AttributeName": index["rangeKey"], "KeyType": "RANGE"})
-            projection: dict[str, Any] = {"ProjectionType": index.get("projectionType", "ALL")}
-            if index.get("nonKeyAttributes"):
-                projection["NonKeyAttributes"] = list(index["nonKeyAttributes"])
-            indexes.append({"IndexName": index["name"], "KeySchema": schema, "Projection": projection})
-        if indexes:
-            spec["GlobalSecondaryIndexes"] = indexes
-        if (inputs.get("serverSideEncryption") or {}).get("enabled"):
-            spec["SSESpecification"] = {"Enabled": True}
-        if inputs.get("deletionProtectionEnabled"):
-            spec["DeletionProtectionEnabled"] = True
+        spec = table_spec(table, inputs)
         dynamodb = self._client("dynamodb")
         described = dynamodb.create_table(**spec)["TableDescription"]
         if (inputs.get("pointInTimeRecovery") or {}).get("enabled"):

@@ -74,6 +74,23 @@ def test_given_the_local_stack_then_health_is_ok_and_the_site_is_served_with_clo
     assert requests.get(f"{local_stack.url}/no-such-file.js", timeout=10).status_code == 403
 
 
+def test_the_local_views_list_every_deployed_resource_and_the_recorded_monitoring(local_stack):
+    resources = requests.get(f"{local_stack.url}/api/local/resources", timeout=10).json()
+    monitoring = requests.get(f"{local_stack.url}/api/local/monitoring", timeout=10)
+
+    by_type = {}
+    for resource in resources["resources"]:
+        by_type.setdefault(resource["type"], []).append(resource)
+    assert len(by_type["aws:lambda/function:Function"]) >= 5
+    assert all(r["emulated"] for r in by_type["aws:lambda/function:Function"])
+    [distribution] = by_type["aws:cloudfront/distribution:Distribution"]
+    assert not distribution["emulated"]
+    assert "gateway" in distribution["note"]
+    assert resources["outputs"]["pagesTableName"] == local_stack.outputs["pagesTableName"]
+    assert monitoring.status_code == 200
+    assert all(r["type"].startswith("datadog:") for r in monitoring.json()["resources"])
+
+
 def test_given_an_unknown_api_route_then_the_gateway_answers_like_an_http_api(local_stack):
     answer = requests.get(f"{local_stack.url}/api/nowhere", timeout=10)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.deployer import RECORDED_ONLY, RECORDED_PREFIXES, LocalMocks, UnsupportedResourceError
+from local.aws import links_table_spec, pages_table_spec
+from local.deployer import RECORDED_ONLY, RECORDED_PREFIXES, LocalMocks, UnsupportedResourceError, table_spec
 
 
 def _known(typ: str) -> bool:
@@ -30,3 +31,14 @@ def test_given_a_type_the_local_deployer_does_not_know_then_deploying_stops_with
 def test_recorded_types_say_why_they_have_no_local_meaning():
     assert all(reason.strip() for reason in [*RECORDED_ONLY.values(), *RECORDED_PREFIXES.values()])
     assert not set(RECORDED_ONLY) & LocalMocks.supported_types()
+
+
+@pytest.mark.parametrize(
+    ("logical", "fixture_spec"),
+    [("wikiroam-tables-pages", pages_table_spec), ("wikiroam-tables-links", links_table_spec)],
+)
+def test_the_table_specs_tests_use_in_process_match_the_programs_tables(dev, logical, fixture_spec):
+    from_program = table_spec("t", dev.named(logical).inputs)
+
+    keys = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+    assert {k: from_program.get(k) for k in keys} == {k: fixture_spec("t").get(k) for k in keys}
