@@ -7,6 +7,7 @@ through a local gateway. Ctrl-C (or SIGTERM) stops everything.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -53,6 +54,16 @@ def _port(parser: argparse.ArgumentParser, explicit: int | None) -> int:
     return port
 
 
+def _log_to_terminal(stack: LocalStack) -> None:
+    """The local stack's own warnings on stderr; a handler's records go to its function's log group instead."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(lambda record: stack.runner is None or not stack.runner.capturing())
+    handler.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start every service, print where it is, and wait for Ctrl-C or SIGTERM."""
     parser = _parser()
@@ -76,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"Starting WikiRoam on this machine (stack {args.stack})", flush=True)
     stack = LocalStack(options)
+    _log_to_terminal(stack)
     try:
         stack.start()
     except PortInUseError as error:

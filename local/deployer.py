@@ -29,7 +29,7 @@ import yaml  # type: ignore[import-untyped]
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+from pulumi.runtime.sync_await import _sync_await
 
 from local.aws import REGION
 
@@ -50,6 +50,9 @@ RECORDED_ONLY: dict[str, str] = {
 RECORDED_PREFIXES: dict[str, str] = {
     "datadog:": "Datadog resources are recorded and shown at /api/local/monitoring, never sent anywhere",
 }
+
+
+_DEPLOY_THREAD = "wikiroam-deploy"
 
 
 class UnsupportedResourceError(RuntimeError):
@@ -618,7 +621,8 @@ class _LocalMonitor(MockMonitor):
         self._loops_lock = threading.Lock()
 
     def _thread_loop(self) -> None:
-        if getattr(self._local, "loop", None) is None and threading.current_thread() is not threading.main_thread():
+        # The deployment's own thread has its loop; the executor's threads get one each, closed afterwards.
+        if getattr(self._local, "loop", None) is None and threading.current_thread().name != _DEPLOY_THREAD:
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             self._local.loop = loop
@@ -651,10 +655,7 @@ def deploy(
     """Run `__main__.py` for `stack` under mocks that create every resource in the local AWS."""
     config = stack_config(stack, config_overrides)
     mocks = LocalMocks(stack, clients)
-    set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack resource per deployment
     monitor = _LocalMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="wikiroam", stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(config)
     outputs: dict[str, Any] = {}
 
     def program() -> None:
@@ -665,20 +666,39 @@ def deploy(
 
     cwd = Path.cwd()
     os.chdir(project_dir)  # Pulumi runs the program in the project directory
-    # Pulumi's registrations run on the event loop's default executor: give it one that is shut down afterwards,
-    # so no thread outlives the deployment.
-    executor = ThreadPoolExecutor(thread_name_prefix="wikiroam-deploy")
-    _ensure_event_loop().set_default_executor(executor)  # type: ignore[no-untyped-call]
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        # An event loop and executor of the deployment's own, on a thread of its own: nothing of Pulumi's
+        # machinery (threads, loops) outlives the deployment or touches the caller's event loop.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        executor = ThreadPoolExecutor(thread_name_prefix=f"{_DEPLOY_THREAD}-rpc")
+        loop.set_default_executor(executor)
+        try:
+            # Pulumi's settings hold futures of the loop they were made on: make them on this one.
+            set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack resource per deployment
+            pulumi.runtime.set_mocks(mocks, project="wikiroam", stack=stack, preview=False, monitor=monitor)
+            pulumi.runtime.set_all_config(config)
+            _sync_await(run_pulumi_func(program))
+        except BaseException as error:  # noqa: BLE001 (handed to the calling thread, which re-raises it)
+            failure.append(error)
+        finally:
+            executor.shutdown(wait=True)
+            monitor.close()
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    worker = threading.Thread(target=run, name=_DEPLOY_THREAD)
     try:
-        _sync_await(run_pulumi_func(program))
-    except Exception as error:
-        if mocks.error is not None:
-            raise mocks.error from error
-        raise
+        worker.start()
+        worker.join()
     finally:
         os.chdir(cwd)
-        executor.shutdown(wait=True)
-        monitor.close()
+    if failure:
+        if mocks.error is not None:
+            raise mocks.error from failure[0]
+        raise failure[0]
     if mocks.error is not None:
         raise mocks.error
     return Deployment(stack=stack, resources=mocks.resources, outputs=outputs)

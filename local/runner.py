@@ -318,30 +318,35 @@ class LambdaRunner:
 
     @contextmanager
     def _environment(self, function: Any, log_group: str, stream: str) -> Iterator[None]:
-        saved = dict(os.environ)
-        env = {key: value for key, value in saved.items() if not key.startswith(_RUNTIME_ENV_PREFIXES)}
-        env.update(
-            {
-                "AWS_REGION": REGION,
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_ENDPOINT_URL": self._endpoint_url,
-                "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
-                "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-                "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-                "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
-                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-                "_HANDLER": str(function.handler),
-                **{str(k): str(v) for k, v in (function.environment_vars or {}).items()},
-            }
-        )
-        os.environ.clear()
-        os.environ.update(env)
+        wanted = {
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": self._endpoint_url,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "_HANDLER": str(function.handler),
+            **{str(k): str(v) for k, v in (function.environment_vars or {}).items()},
+        }
+        # Only the keys the function's environment decides are touched (set, or removed when they are the
+        # runtime's kind and not the function's), and only they are put back: other threads of this process
+        # (a test runner, the local stack) keep writing theirs meanwhile.
+        unwanted = [key for key in os.environ if key.startswith(_RUNTIME_ENV_PREFIXES) and key not in wanted]
+        saved = {key: os.environ.get(key) for key in [*wanted, *unwanted]}
+        for key in unwanted:
+            os.environ.pop(key, None)
+        os.environ.update(wanted)
         try:
             yield
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     @contextmanager
     def _sandbox(self, sandbox: _Sandbox, code_dir: Path) -> Iterator[None]:
@@ -370,6 +375,10 @@ class LambdaRunner:
             yield
         finally:
             sys.stdout, sys.stderr = saved
+
+    def capturing(self) -> bool:
+        """Whether the current thread is running a handler (its log records belong to the function's logs)."""
+        return self._capture_for_current_thread() is not None
 
     def _capture_for_current_thread(self) -> _Capture | None:
         capture = self._capture
