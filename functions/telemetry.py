@@ -327,6 +327,9 @@ class Telemetry:
         )
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(SERVICE_NAME, __version__)
+        # Cutting long values (an exception's stack trace) to the span limit is the intent, not news for every
+        # failed invocation's log: the SDK's warning about it is silenced.
+        logging.getLogger("opentelemetry.attributes").setLevel(logging.ERROR)
 
     def flush(self) -> None:
         """Write every span ended since the last flush."""

@@ -607,21 +607,21 @@ class LocalMocks(pulumi.runtime.Mocks):
         return {"arn": f"arn:aws:local:{REGION}:{ACCOUNT}:{resource_id}"}
 
 
-class _LocalMonitor(MockMonitor):
+class ThreadLoopMonitor(MockMonitor):
     """Pulumi's mock monitor, owning the event loops its calls need on the executor's threads.
 
     MockMonitor makes an event loop on every thread it is called on and never closes it; these loops are
-    made here instead, and closed once the deployment is over.
+    made here instead, and closed by `close()` once the program has run.
     """
 
-    def __init__(self, mocks: LocalMocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self._local = threading.local()
         self._loops: list[asyncio.AbstractEventLoop] = []
         self._loops_lock = threading.Lock()
 
     def _thread_loop(self) -> None:
-        # The deployment's own thread has its loop; the executor's threads get one each, closed afterwards.
+        # The program's own thread has its loop; the executor's threads get one each, closed afterwards.
         if getattr(self._local, "loop", None) is None and threading.current_thread().name != _DEPLOY_THREAD:
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
@@ -649,13 +649,18 @@ class _LocalMonitor(MockMonitor):
             self._loops.clear()
 
 
-def deploy(
-    stack: str, config_overrides: Mapping[str, Any], clients: Callable[[str], Any], *, project_dir: Path = PROJECT_DIR
-) -> Deployment:
-    """Run `__main__.py` for `stack` under mocks that create every resource in the local AWS."""
-    config = stack_config(stack, config_overrides)
-    mocks = LocalMocks(stack, clients)
-    monitor = _LocalMonitor(mocks)
+def run_program_under_mocks(
+    *,
+    stack: str,
+    config: Mapping[str, str],
+    mocks: pulumi.runtime.Mocks,
+    monitor: ThreadLoopMonitor,
+    project_dir: Path = PROJECT_DIR,
+) -> dict[str, Any]:
+    """Run `__main__.py` under `mocks` on a thread, event loop and executor of its own; return its outputs.
+
+    Nothing of Pulumi's machinery (threads, event loops) outlives the run or touches the caller's event loop.
+    """
     outputs: dict[str, Any] = {}
 
     def program() -> None:
@@ -664,22 +669,18 @@ def deploy(
         exported = pulumi.Output.all(**root.outputs)  # type: ignore[union-attr]
         outputs.update(_sync_await(exported.future()) or {})  # type: ignore[arg-type]
 
-    cwd = Path.cwd()
-    os.chdir(project_dir)  # Pulumi runs the program in the project directory
     failure: list[BaseException] = []
 
     def run() -> None:
-        # An event loop and executor of the deployment's own, on a thread of its own: nothing of Pulumi's
-        # machinery (threads, loops) outlives the deployment or touches the caller's event loop.
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         executor = ThreadPoolExecutor(thread_name_prefix=f"{_DEPLOY_THREAD}-rpc")
         loop.set_default_executor(executor)
         try:
             # Pulumi's settings hold futures of the loop they were made on: make them on this one.
-            set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack resource per deployment
+            set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack resource per run
             pulumi.runtime.set_mocks(mocks, project="wikiroam", stack=stack, preview=False, monitor=monitor)
-            pulumi.runtime.set_all_config(config)
+            pulumi.runtime.set_all_config(dict(config))
             _sync_await(run_pulumi_func(program))
         except BaseException as error:  # noqa: BLE001 (handed to the calling thread, which re-raises it)
             failure.append(error)
@@ -689,6 +690,8 @@ def deploy(
             loop.close()
             asyncio.set_event_loop(None)
 
+    cwd = Path.cwd()
+    os.chdir(project_dir)  # Pulumi runs the program in the project directory
     worker = threading.Thread(target=run, name=_DEPLOY_THREAD)
     try:
         worker.start()
@@ -696,9 +699,28 @@ def deploy(
     finally:
         os.chdir(cwd)
     if failure:
-        if mocks.error is not None:
-            raise mocks.error from failure[0]
         raise failure[0]
+    return outputs
+
+
+def deploy(
+    stack: str, config_overrides: Mapping[str, Any], clients: Callable[[str], Any], *, project_dir: Path = PROJECT_DIR
+) -> Deployment:
+    """Run `__main__.py` for `stack` under mocks that create every resource in the local AWS."""
+    mocks = LocalMocks(stack, clients)
+    try:
+        outputs = run_program_under_mocks(
+            stack=stack,
+            config=stack_config(stack, config_overrides),
+            mocks=mocks,
+            monitor=ThreadLoopMonitor(mocks),
+            project_dir=project_dir,
+        )
+    except Exception as error:
+        # Pulumi's mock monitor turns a failed registration into an opaque error: raise the real one.
+        if mocks.error is not None:
+            raise mocks.error from error
+        raise
     if mocks.error is not None:
         raise mocks.error
     return Deployment(stack=stack, resources=mocks.resources, outputs=outputs)

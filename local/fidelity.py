@@ -16,6 +16,10 @@ Each patch is installed by `install_fidelity_patches()` and undone on exit; each
    CloudWatch events in the Step Functions log format (`id`, `type`, `details`, `previous_event_id`,
    `event_timestamp` in epoch-ms, `execution_arn`) in the log group of the state machine's logging
    configuration, honouring `level` and `includeExecutionData`.
+5. A state's `$$.State.EnteredTime`: moto reads the clock twice, once for the StateEntered event and again for
+   the context object, so the two can fall in different milliseconds. In AWS they are the same instant, and the
+   trace relies on it (a step function derives its state span's id from EnteredTime, the shipper from the
+   event). Patched: the context object's EnteredTime is the StateEntered event's timestamp.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -283,16 +288,17 @@ def _epoch_ms(timestamp: Any) -> int:
 
 @contextmanager
 def install_fidelity_patches(invoker: AsyncInvoker, activity: Activity) -> Iterator[None]:
-    """Install the four patches above; undo them on exit."""
+    """Install the five patches above; undo them on exit."""
     with ExitStack() as stack:
         stack.enter_context(_patched_sns_delivery(invoker))
         stack.enter_context(_patched_log_subscriptions(invoker))
         stack.enter_context(_patched_execution_logs(activity))
+        stack.enter_context(_patched_state_entered_time())
         yield
 
 
 @contextmanager
-def _patch(owner: Any, name: str, replacement: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+def _patch(owner: Any, name: str, replacement: Any) -> Iterator[Any]:
     original = getattr(owner, name)
     setattr(owner, name, replacement)
     try:
@@ -416,6 +422,43 @@ def _patched_execution_logs(activity: Activity) -> Iterator[None]:
                 activity.end()
 
     with _patch(ExecutionWorker, "start", start), _patch(ExecutionWorker, "_execution_logic", execution_logic):
+        yield
+
+
+@contextmanager
+def _patched_state_entered_time() -> Iterator[None]:
+    import datetime as real_datetime
+
+    from moto.stepfunctions.parser.asl.component.state import state as state_module
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    # Per thread: each execution runs its states on a thread of its own.
+    entered = threading.local()
+    original_add_event = EventManager.add_event
+
+    def add_event(  # noqa: PLR0917 (moto's signature)
+        self: Any,
+        context: Any,
+        event_type: Any,
+        event_details: Any = None,
+        timestamp: datetime | None = None,
+        update_source_event_id: bool = True,
+    ) -> int:
+        moment = timestamp or self._get_current_timestamp()
+        if str(getattr(event_type, "value", event_type)).endswith("StateEntered"):
+            entered.moment = moment
+        result: int = original_add_event(self, context, event_type, event_details, moment, update_source_event_id)
+        return result
+
+    def now(tz: Any = None) -> datetime:
+        # moto's state.py reads the clock for EnteredTime right after adding the StateEntered event (its only use
+        # of `datetime`): hand it that event's instant, once.
+        moment = getattr(entered, "moment", None)
+        entered.moment = None
+        return moment if moment is not None else real_datetime.datetime.now(tz=tz)
+
+    clock = SimpleNamespace(datetime=SimpleNamespace(now=now), timezone=real_datetime.timezone)
+    with _patch(EventManager, "add_event", add_event), _patch(state_module, "datetime", clock):
         yield
 
 

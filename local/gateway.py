@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local.traces import trace_view_asset
+
 Invoke = Callable[[str, dict[str, Any]], Mapping[str, Any]]
 
 
@@ -244,7 +246,9 @@ class Gateway:
             self._send(request, 503, {"content-type": "text/plain; charset=utf-8"}, message)
             return
         key = "index.html" if path in ("", "/") else unquote(path.lstrip("/"))
-        found = self._site.read_object(key)
+        # The trace view is the local stack's own page (`local/traceview/`), never deployed: not in the bucket.
+        is_trace_view = path == "/traces" or path.startswith("/traces/")
+        found = trace_view_asset(path) if is_trace_view else self._site.read_object(key)
         headers = dict(self._site.headers)
         if found is None:
             # The bucket is private: S3 answers CloudFront's signed request for a missing key with 403.
@@ -265,6 +269,25 @@ class Gateway:
         request.end_headers()
         if request.command != "HEAD":
             request.wfile.write(body)
+
+
+def allow_images_from(headers: Mapping[str, str], origin: str) -> dict[str, str]:
+    """The headers with `origin` added to the Content-Security-Policy's `img-src`.
+
+    The site's policy allows images over https only (Wikipedia's thumbnails); the local sample wiki serves
+    its thumbnails over plain http on loopback, so the local gateway names that one origin as well.
+    """
+    csp = headers.get("content-security-policy")
+    if not csp:
+        return dict(headers)
+    directives = [d.strip() for d in csp.split(";") if d.strip()]
+    for index, directive in enumerate(directives):
+        if directive.split()[0] == "img-src":
+            directives[index] = f"{directive} {origin}"
+            break
+    else:
+        directives.append(f"img-src 'self' {origin}")
+    return {**headers, "content-security-policy": "; ".join(directives)}
 
 
 def security_headers(policy_inputs: Mapping[str, Any]) -> dict[str, str]:

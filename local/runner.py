@@ -369,12 +369,16 @@ class LambdaRunner:
     def _routed_streams(self) -> Iterator[None]:
         # Swapped per invocation, not once: test runners and other tools replace sys.stdout between their steps.
         saved = sys.stdout, sys.stderr
-        sys.stdout = _StreamRouter(self, saved[0])
-        sys.stderr = _StreamRouter(self, saved[1])
+        routers = _StreamRouter(self, saved[0]), _StreamRouter(self, saved[1])
+        sys.stdout, sys.stderr = routers
         try:
             yield
         finally:
-            sys.stdout, sys.stderr = saved
+            # Put back only what is still ours: had another thread replaced a stream meanwhile, its choice stands.
+            if sys.stdout is routers[0]:
+                sys.stdout = saved[0]
+            if sys.stderr is routers[1]:
+                sys.stderr = saved[1]
 
     def capturing(self) -> bool:
         """Whether the current thread is running a handler (its log records belong to the function's logs)."""

@@ -6,7 +6,8 @@
 2. starts the sample wiki, unless `wiki_api_url` points at another MediaWiki;
 3. starts moto's server on loopback with Step Functions execution on;
 4. installs the Lambda runner and the fidelity patches (`local.runner`, `local.fidelity`);
-5. deploys `__main__.py` into moto (`local.deployer`), with the wiki's URL as the stack's `wikiApiUrl`;
+5. deploys `__main__.py` into moto (`local.deployer`), with the wiki's URL as the stack's `wikiApiUrl` and the
+   local OTLP receiver (`local.traces`, or `$OTEL_EXPORTER_OTLP_ENDPOINT` when set) as its `otlpEndpoint`;
 6. hands the gateway the deployed routes, the site bucket and CloudFront's security headers.
 
 Stopping waits for the pipeline's work in flight, then stops everything in reverse order. With `state_dir`,
@@ -16,6 +17,7 @@ the tables' items are saved there on stop and loaded on the next start.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -28,13 +30,18 @@ from typing import Any
 from local.aws import local_aws_env, moto_server
 from local.deployer import Deployment, deploy
 from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install_fidelity_patches
-from local.gateway import Gateway, Route, Site, security_headers
+from local.gateway import Gateway, Route, Site, allow_images_from, security_headers
 from local.runner import LambdaRunner
 from local.samplewiki.server import SampleWiki
+from local.traces import OtlpReceiver, TraceStore, serving
+from local.traces import local_routes as trace_routes
 
 DEFAULT_STACK = "dev"
 LOCAL_CONTACT = "local development; https://www.mediawiki.org/wiki/API:Etiquette"
 _FUNCTION = "aws:lambda/function:Function"
+# The standard OpenTelemetry variables: set, they send the shipper's spans to that backend instead of the receiver.
+OTLP_ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTLP_HEADERS_VARIABLE = "OTEL_EXPORTER_OTLP_HEADERS"
 
 
 class PortInUseError(RuntimeError):
@@ -66,6 +73,9 @@ class LocalStack:
         self.deployment: Deployment | None = None
         self.runner: LambdaRunner | None = None
         self.invoker: AsyncInvoker | None = None
+        # The spans the shipper sent to the local OTLP receiver (empty when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+        self.traces = TraceStore()
+        self.otlp_endpoint = ""
         self._gateway: Gateway | None = None
         self._exit = ExitStack()
         self._clients: dict[str, Any] = {}
@@ -118,6 +128,13 @@ class LocalStack:
         report(f"  local AWS (moto)  {self.endpoint_url}")
         self._exit.enter_context(_environment(local_aws_env(self.endpoint_url)))
 
+        # Started before the runner: stopping drains the shipper's invocations first, which post here.
+        receiver = self._exit.enter_context(serving(OtlpReceiver(self.traces)))
+        self.otlp_endpoint = os.environ.get(OTLP_ENDPOINT_VARIABLE, "").strip() or receiver.url
+        report(f"  OTLP endpoint     {self.otlp_endpoint}")
+
+        # A failed state is logged by moto's interpreter as an error; the execution's own log events say it.
+        self._exit.enter_context(_log_level("moto.stepfunctions.parser", logging.CRITICAL))
         self.runner = LambdaRunner(endpoint_url=self.endpoint_url)
         self._exit.enter_context(self.runner.install())
         self.invoker = AsyncInvoker(self.activity, retry_delays=self.options.retry_delays)
@@ -128,7 +145,10 @@ class LocalStack:
         overrides = {
             "wikiroam:wikiApiUrl": self.wiki_api_url,
             "wikiroam:contact": self.options.contact or os.environ.get("WIKIROAM_CONTACT") or LOCAL_CONTACT,
+            "wikiroam:otlpEndpoint": self.otlp_endpoint,
         }
+        if os.environ.get(OTLP_ENDPOINT_VARIABLE, "").strip() and os.environ.get(OTLP_HEADERS_VARIABLE, "").strip():
+            overrides["wikiroam:otlpHeaders"] = os.environ[OTLP_HEADERS_VARIABLE].strip()
         self.deployment = deploy(self.options.stack, overrides, self.client)
         emulated = sum(r.emulated for r in self.deployment.resources)
         report(
@@ -145,6 +165,7 @@ class LocalStack:
             self._exit.callback(self._save_state)
 
         gateway.deployed(self._routes(), self._invoke_route, self._site(), self._local_routes())
+        report(f"  traces            {gateway.url}/traces")
         report(f"  gateway           {gateway.url} (ready in {time.monotonic() - started:.1f} s)")
 
     def _drain(self) -> None:
@@ -225,7 +246,8 @@ class LocalStack:
                 return items
             if time.monotonic() > deadline:
                 missing = sorted(wanted - set(items))
-                raise TimeoutError(f"pages {missing} were not cached within {timeout:.0f} s")
+                states = {p: _page_state(dynamodb, table, p) for p in missing}
+                raise TimeoutError(f"pages {missing} were not cached within {timeout:.0f} s: {states}")
             time.sleep(0.1)
 
     # --- gateway wiring ------------------------------------------------------------------------------
@@ -275,7 +297,10 @@ class LocalStack:
             return found["Body"].read(), str(found.get("ContentType") or "application/octet-stream")
 
         policies = self.deployment.of_type("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
-        return Site(read_object=read_object, headers=security_headers(policies[0].inputs) if policies else {})
+        headers = security_headers(policies[0].inputs) if policies else {}
+        if self.wiki is not None:
+            headers = allow_images_from(headers, self.wiki.base_url)
+        return Site(read_object=read_object, headers=headers)
 
     def _local_routes(self) -> dict[str, Callable[[str, Mapping[str, str]], tuple[int, Any]]]:
         def resources(rest: str, query: Mapping[str, str]) -> tuple[int, Any]:
@@ -294,11 +319,19 @@ class LocalStack:
                 "resources": [{"type": r.type, "name": r.name, "inputs": _jsonable(r.inputs)} for r in recorded],
             }
 
-        return {"/api/local/resources": resources, "/api/local/monitoring": monitoring}
+        return {"/api/local/resources": resources, "/api/local/monitoring": monitoring, **trace_routes(self.traces)}
 
     def _table_names(self) -> dict[str, str]:
         assert self.deployment is not None
         return {r.name: r.id for r in self.deployment.of_type("aws:dynamodb/table:Table")}
+
+
+def _page_state(dynamodb: Any, table: str, pageid: int) -> str:
+    item = dynamodb.get_item(TableName=table, Key={"pageid": {"N": str(pageid)}}).get("Item")
+    if item is None:
+        return "not in the pages table"
+    fields = ("backlinks_status", "caching_error", "claimed_by", "backlinks_count")
+    return ", ".join(f"{f}={next(iter(item[f].values()))}" for f in fields if f in item)
 
 
 def save_tables(state_dir: Path, dynamodb: Any, tables: Mapping[str, str]) -> int:
@@ -343,6 +376,17 @@ def _boto3_credentials(endpoint_url: str) -> dict[str, str]:
         "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
         "aws_session_token": env["AWS_SESSION_TOKEN"],
     }
+
+
+@contextmanager
+def _log_level(name: str, level: int) -> Iterator[None]:
+    target = logging.getLogger(name)
+    saved = target.level
+    target.setLevel(level)
+    try:
+        yield
+    finally:
+        target.setLevel(saved)
 
 
 @contextmanager

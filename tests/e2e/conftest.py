@@ -31,6 +31,11 @@ def wiki(local_stack: LocalStack):
 @pytest.fixture
 def instant_state_machine_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Step Functions Retry intervals (2 s, 4 s, 8 s) pass at once; the retries themselves still happen."""
+    make_state_machine_retries_instant(monkeypatch)
+
+
+def make_state_machine_retries_instant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `instant_state_machine_retries` does, for module-scoped fixtures (with `pytest.MonkeyPatch.context()`)."""
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     class InstantTime:
@@ -44,3 +49,21 @@ def instant_state_machine_retries(monkeypatch: pytest.MonkeyPatch) -> None:
             return getattr(time, name)
 
     monkeypatch.setattr(retrier_decl, "time", InstantTime())
+
+
+STACK_FIXTURES = ("local_stack", "site_stack", "mediawiki_stack")
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Let the pipeline's work in flight finish before the test ends.
+
+    trylast makes this the innermost wrapper: it runs while pytest still captures the test's output. The local
+    Lambda runner routes a handler's output by swapping sys.stdout, which pytest swaps too between a test's
+    phases; finishing the work inside the phase keeps every handler line in its function's log group.
+    """
+    yield
+    for name in STACK_FIXTURES:
+        stack = getattr(item, "funcargs", {}).get(name)
+        if isinstance(stack, LocalStack):
+            stack.wait_idle(120)

@@ -8,7 +8,6 @@ options. Config comes from Pulumi.yaml's defaults overlaid with Pulumi.<stack>.y
 from __future__ import annotations
 
 import os
-import runpy
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,12 +17,8 @@ from unittest import mock
 
 import pulumi
 import pytest
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import set_root_resource
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
-from local.deployer import stack_config
+from local.deployer import ThreadLoopMonitor, run_program_under_mocks, stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -137,7 +132,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-class RecordingMonitor(MockMonitor):
+class RecordingMonitor(ThreadLoopMonitor):
     """The mock monitor, also recording the resource options the mocks do not see (parent, retain, provider)."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
@@ -192,19 +187,6 @@ def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> Deplo
     """Run __main__.py under mocks for a stack and return what it registered and exported."""
     config = stack_config(stack, {"wikiroam:contact": CONTACT, **(overrides or {})})
     mocks = RecordingMocks()
-    set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack resource per run
-    pulumi.runtime.set_mocks(mocks, project="wikiroam", stack=stack, preview=False, monitor=RecordingMonitor(mocks))
-    pulumi.runtime.set_all_config(config)
-    outputs: dict[str, Any] = {}
-
-    def program() -> None:
-        runpy.run_path(str(PROJECT_DIR / "__main__.py"))
-        root = pulumi.runtime.get_root_resource()
-        exported = pulumi.Output.all(**root.outputs)  # type: ignore[union-attr]
-        outputs.update(_sync_await(exported.future()) or {})
-
-    cwd = Path.cwd()
-    os.chdir(PROJECT_DIR)  # Pulumi runs the program in the project directory
     # Building the dependency layer (pip) is the engine's job at deploy time: the program itself never spawns.
     spawned: list[Any] = []
 
@@ -212,11 +194,8 @@ def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> Deplo
         spawned.append(args)
         raise AssertionError(f"the program tried to run {args!r}")
 
-    try:
-        with mock.patch.object(subprocess.Popen, "__init__", refuse), mock.patch.object(os, "system", refuse):
-            _sync_await(run_pulumi_func(program))
-    finally:
-        os.chdir(cwd)
+    with mock.patch.object(subprocess.Popen, "__init__", refuse), mock.patch.object(os, "system", refuse):
+        outputs = run_program_under_mocks(stack=stack, config=config, mocks=mocks, monitor=RecordingMonitor(mocks))
     return Deployment(
         stack=stack, config=config, resources=mocks.resources, outputs=outputs, calls=mocks.calls, spawned=spawned
     )

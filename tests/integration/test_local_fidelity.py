@@ -347,6 +347,61 @@ def test_given_a_logging_state_machine_then_its_execution_events_reach_the_log_g
     assert json.loads(records[0]["details"]["input"]) == {"colour": "any"}
 
 
+def test_given_a_task_then_its_context_entered_time_is_its_state_entered_events_instant(local_aws, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    from functions.telemetry import epoch_ms
+
+    # Given a clock that moves on between moto's two readings (the event's, then the context object's), as a
+    # loaded machine's does now and then: the event's instant is 5 ms before the next reading.
+    monkeypatch.setattr(
+        EventManager, "_get_current_timestamp", staticmethod(lambda: datetime.now(UTC) - timedelta(milliseconds=5))
+    )
+    arn = local_aws.function("probe-entered")
+    local_aws.client("logs").create_log_group(logGroupName="probe-entered-executions")
+    definition = {
+        "StartAt": "Probe",
+        "States": {
+            "Probe": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": arn, "Payload": {"entered_time.$": "$$.State.EnteredTime"}},
+                "End": True,
+            }
+        },
+    }
+    sfn = local_aws.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="probe-entered-machine",
+        definition=json.dumps(definition),
+        roleArn=local_aws.role,
+        type="EXPRESS",
+        loggingConfiguration={
+            "level": "ALL",
+            "includeExecutionData": True,
+            "destinations": [
+                {
+                    "cloudWatchLogsLogGroup": {
+                        "logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:probe-entered-executions:*"
+                    }
+                }
+            ],
+        },
+    )["stateMachineArn"]
+
+    sfn.start_execution(stateMachineArn=machine, name="run-1", input="{}")
+    assert local_aws.activity.wait_idle(20)
+
+    records = [json.loads(m) for m in local_aws.messages("probe-entered-executions")]
+    entered = next(r for r in records if r["type"] == "TaskStateEntered")
+    succeeded = next(r for r in records if r["type"] == "TaskSucceeded")
+    payload = json.loads(succeeded["details"]["output"])["Payload"]
+    # Then the task sees the instant the log event carries: the step's state span id matches the shipper's.
+    assert epoch_ms(payload["event"]["entered_time"]) == int(entered["event_timestamp"])
+
+
 def test_given_work_in_flight_then_activity_reports_busy_until_it_ends():
     activity = Activity()
     activity.begin()

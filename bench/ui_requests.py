@@ -1,0 +1,146 @@
+"""P5: API requests per typed term (target 1) and the site's page weight (target <= 50 KB).
+
+Chromium (Debian's, under Playwright) types a few terms into the search box key by key, at realistic speeds
+with some jitter, each in a fresh page; every `/api/search` request is counted. Side by side: the keystrokes,
+which is what a search per keystroke (no pause detection) would send, and how long after the last key the
+results were drawn (the 300 ms pause plus the API's answer), timed inside the page. Cache status polls
+(`/api/pages/...`) are not searches and are left out.
+
+    .venv/bin/python -m bench.ui_requests                       # starts a throwaway local WikiRoam
+    .venv/bin/python -m bench.ui_requests --url http://127.0.0.1:8000   # or measure a running `make dev`
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.sync_api import Browser, Request, sync_playwright
+
+from local.stack import LocalStack
+from tests.e2e.browser_support import launch_chromium, site_bytes
+
+PAGE_WEIGHT_TARGET = 50 * 1024
+# (term, mean milliseconds per key): a fast typist is around 80-120 ms per key, a careful one 150-200.
+TERMS = [
+    ("river", 120),
+    ("seasonal valley", 80),
+    ("glacial river", 150),
+    ("script injection", 100),
+    ("meandering river", 180),
+]
+# Per-key jitter: +-25 % around the mean, clipped so no single gap is a deliberate pause.
+JITTER = 0.25
+
+
+@dataclass(frozen=True)
+class Typed:
+    """One term typed into a fresh page."""
+
+    term: str
+    mean_ms: int
+    keys: int
+    searches: list[str]
+    results_ms: float
+
+    @property
+    def requests(self) -> int:
+        return len(self.searches)
+
+
+def type_term(browser: Browser, url: str, term: str, mean_ms: int, rng: random.Random) -> Typed:
+    """Type `term` like a person would and count the searches the page sends until its results are drawn."""
+    page = browser.new_context().new_page()
+    searches: list[str] = []
+
+    def on_request(request: Request) -> None:
+        parts = urlsplit(request.url)
+        if parts.path == "/api/search":
+            searches.append(parse_qs(parts.query)["q"][0])
+
+    page.on("request", on_request)
+    try:
+        page.goto(url)
+        # Timed inside the page: when the last key went down, and when the status first named the results.
+        page.evaluate(
+            """(term) => {
+                const status = document.getElementById("status");
+                const box = document.getElementById("q");
+                box.addEventListener("keydown", () => { window.__lastKey = performance.now(); });
+                new MutationObserver(() => {
+                    if (window.__drawn === undefined && status.textContent.includes(`\u201c${term}\u201d.`)) {
+                        window.__drawn = performance.now();
+                    }
+                }).observe(status, { childList: true, characterData: true, subtree: true });
+            }""",
+            term,
+        )
+        page.locator("#q").focus()
+        for index, key in enumerate(term):
+            if index:
+                page.wait_for_timeout(mean_ms * min(1 + JITTER, max(1 - JITTER, rng.gauss(1, JITTER / 2))))
+            page.keyboard.type(key)
+        page.wait_for_function("() => window.__drawn !== undefined")
+        results_ms = page.evaluate("() => window.__drawn - window.__lastKey")
+    finally:
+        page.context.close()
+    return Typed(term=term, mean_ms=mean_ms, keys=len(term), searches=searches, results_ms=results_ms)
+
+
+@contextmanager
+def wikiroam(url: str | None) -> Iterator[str]:
+    """The URL to measure: the one given, or a throwaway local WikiRoam's."""
+    if url:
+        yield url.rstrip("/")
+        return
+    with LocalStack() as stack:
+        yield stack.url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ui_requests", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running WikiRoam (default: start a throwaway local one)")
+    parser.add_argument("--seed", type=int, default=5, help="seed of the typing jitter")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)  # jitter, not secrets
+
+    with wikiroam(args.url) as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            typed = [type_term(browser, url, term, mean_ms, rng) for term, mean_ms in TERMS]
+        finally:
+            browser.close()
+
+    print("P5a: /api/search requests per typed term (target 1)")
+    print(f"{'term':<18} {'ms/key':>6} {'keys':>5} {'searches':>8} {'per key':>8} {'results after last key':>23}")
+    for t in typed:
+        print(
+            f"{t.term:<18} {t.mean_ms:>6} {t.keys:>5} {t.requests:>8} {t.requests / t.keys:>8.2f}"
+            f" {t.results_ms:>20.0f} ms"
+        )
+    total_keys = sum(t.keys for t in typed)
+    total_requests = sum(t.requests for t in typed)
+    print(
+        f"{'all terms':<18} {'':>6} {total_keys:>5} {total_requests:>8} {total_requests / total_keys:>8.2f}"
+        f"   -> {total_requests / len(typed):.2f} requests per term; a search per keystroke would send"
+        f" {total_keys} ({total_keys / max(total_requests, 1):.1f}x)"
+    )
+    extra = [t for t in typed if t.searches != [t.term]]
+    for t in extra:
+        print(f"  {t.term!r} sent {t.searches}")
+
+    print()
+    print("P5b: page weight of site/ (HTML + JS + CSS, uncompressed; target <= 50 KB)")
+    weights = site_bytes()
+    for name, size in weights.items():
+        print(f"{name:<18} {size:>8,} B")
+    total = sum(weights.values())
+    print(f"{'total':<18} {total:>8,} B   {total / 1024:.1f} KB = {total / PAGE_WEIGHT_TARGET:.0%} of the 50 KB budget")
+
+
+if __name__ == "__main__":
+    main()
