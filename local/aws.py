@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,27 @@ def local_aws_env(endpoint_url: str | None) -> dict[str, str]:
     if endpoint_url is not None:
         env["AWS_ENDPOINT_URL"] = endpoint_url
     return env
+
+
+@contextmanager
+def patched_environ(values: Mapping[str, str], remove: Iterable[str] = ()) -> Iterator[None]:
+    """Set `values` and remove `remove` in os.environ, then put back exactly those keys as they were.
+
+    Only these keys are touched: other threads of the process may write theirs meanwhile.
+    """
+    removed = [key for key in remove if key not in values]
+    saved = {key: os.environ.get(key) for key in [*values, *removed]}
+    for key in removed:
+        os.environ.pop(key, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextmanager

@@ -47,7 +47,7 @@ from typing import Any, TextIO
 
 import moto
 
-from local.aws import REGION
+from local.aws import REGION, patched_environ
 
 # The runner replaces a private moto method: pin the version it was written and tested against.
 SUPPORTED_MOTO_VERSION = "5.2.5"
@@ -334,19 +334,9 @@ class LambdaRunner:
         # Only the keys the function's environment decides are touched (set, or removed when they are the
         # runtime's kind and not the function's), and only they are put back: other threads of this process
         # (a test runner, the local stack) keep writing theirs meanwhile.
-        unwanted = [key for key in os.environ if key.startswith(_RUNTIME_ENV_PREFIXES) and key not in wanted]
-        saved = {key: os.environ.get(key) for key in [*wanted, *unwanted]}
-        for key in unwanted:
-            os.environ.pop(key, None)
-        os.environ.update(wanted)
-        try:
+        unwanted = [key for key in os.environ if key.startswith(_RUNTIME_ENV_PREFIXES)]
+        with patched_environ(wanted, remove=unwanted):
             yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     @contextmanager
     def _sandbox(self, sandbox: _Sandbox, code_dir: Path) -> Iterator[None]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.aws import local_aws_env, moto_server
+from local.aws import local_aws_env, moto_server, patched_environ
 from local.deployer import Deployment, deploy
 from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install_fidelity_patches
 from local.gateway import Gateway, Route, Site, allow_images_from, security_headers
@@ -126,7 +126,7 @@ class LocalStack:
 
         self.endpoint_url = self._exit.enter_context(moto_server())
         report(f"  local AWS (moto)  {self.endpoint_url}")
-        self._exit.enter_context(_environment(local_aws_env(self.endpoint_url)))
+        self._exit.enter_context(patched_environ(local_aws_env(self.endpoint_url)))
 
         # Started before the runner: stopping drains the shipper's invocations first, which post here.
         receiver = self._exit.enter_context(serving(OtlpReceiver(self.traces)))
@@ -396,17 +396,3 @@ def _started(wiki: SampleWiki) -> Iterator[SampleWiki]:
         yield wiki
     finally:
         wiki.stop()
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
