@@ -179,6 +179,7 @@ class LambdaRunner:
         self._capture: _Capture | None = None
         self._current_request_id = ""
         self._listeners: list[Callable[[Invocation], None]] = []
+        self._running: tuple[str, float] | None = None
         self.invocations: list[Invocation] = []
 
     def set_log_group(self, function_name: str, log_group_name: str) -> None:
@@ -245,10 +246,12 @@ class LambdaRunner:
             self._routed_streams(),
         ):
             self._capture, self._current_request_id = capture, request_id
+            self._running = (function.function_name, started)
             try:
                 payload, errored = self._call_handler(function, event, context, request_id)
             finally:
                 self._capture, self._current_request_id = outer
+                self._running = None
         sandbox.started = True
         duration_ms = (time.monotonic() - started) * 1000
         timeout_ms = float(function.timeout) * 1000
@@ -369,6 +372,13 @@ class LambdaRunner:
                 sys.stdout = saved[0]
             if sys.stderr is routers[1]:
                 sys.stderr = saved[1]
+
+    def describe(self) -> str:
+        """What the runner is doing now, for diagnostics: the function running and for how long, or idle."""
+        running = self._running
+        if running is None:
+            return "idle"
+        return f"running {running[0]} for {time.monotonic() - running[1]:.1f} s"
 
     def capturing(self) -> bool:
         """Whether the current thread is running a handler (its log records belong to the function's logs)."""

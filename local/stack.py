@@ -247,8 +247,28 @@ class LocalStack:
             if time.monotonic() > deadline:
                 missing = sorted(wanted - set(items))
                 states = {p: _page_state(dynamodb, table, p) for p in missing}
-                raise TimeoutError(f"pages {missing} were not cached within {timeout:.0f} s: {states}")
+                runner = self.runner.describe() if self.runner is not None else "not started"
+                raise TimeoutError(
+                    f"pages {missing} were not cached within {timeout:.0f} s: {states}; "
+                    f"executions: {self._executions_of(missing)}; Lambda runner: {runner}"
+                )
             time.sleep(0.1)
+
+    def _executions_of(self, pageids: Iterable[int]) -> dict[str, str]:
+        """Each execution of these pages: its status and, while it runs, the last event of its history."""
+        sfn = self.client("stepfunctions")
+        wanted = tuple(f"{pageid}-" for pageid in pageids)
+        found: dict[str, str] = {}
+        listed = sfn.list_executions(stateMachineArn=self.outputs["stateMachineArn"], maxResults=1000)["executions"]
+        for execution in listed:
+            if not execution["name"].startswith(wanted):
+                continue
+            status = str(execution["status"])
+            if status == "RUNNING":
+                events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+                status += f" (last event: {events[-1]['type']})" if events else " (no event yet)"
+            found[execution["name"]] = status
+        return found
 
     # --- gateway wiring ------------------------------------------------------------------------------
 

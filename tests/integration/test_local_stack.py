@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import requests
 
 from local.stack import LocalStack, StackOptions
@@ -36,7 +37,15 @@ def test_given_a_state_dir_when_the_stack_restarts_then_cached_pages_are_still_t
         assert stack.wiki.count(list="backlinks") == 0
 
 
-def test_given_a_stack_without_state_dir_then_every_start_is_empty():
+def test_given_a_stack_without_state_dir_then_every_start_is_empty_and_a_vain_wait_says_what_it_saw():
     with LocalStack() as stack:
         table = stack.outputs["pagesTableName"]
         assert stack.client("dynamodb").scan(TableName=table)["Count"] == 0
+        with pytest.raises(TimeoutError) as raised:
+            stack.wait_until_cached([424242], timeout=0.2)
+
+    message = str(raised.value)
+    assert "pages [424242] were not cached within 0 s" in message
+    assert "424242: 'not in the pages table'" in message
+    assert "executions: {}" in message
+    assert "Lambda runner: idle" in message
