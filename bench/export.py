@@ -3,7 +3,7 @@
 Spans are shaped like a cache step's (a server span, wiki GETs and DynamoDB writes with their attributes),
 20 per invocation. Measured side by side in one run, best of several rounds:
 
-- WikiRoam: the buffering processor's flush (protobuf encoding, gzip, base64, one line written);
+- WikiRoam: the buffering processor's flush (protobuf encoding, deflate with the z1 dictionary, base64, one line);
 - SDK OTLP/HTTP, one POST per invocation: `OTLPSpanExporter.export(<the 20 spans>)` to a receiver on 127.0.0.1;
 - SDK OTLP/HTTP, SimpleSpanProcessor: one POST per span as it ends (the synchronous processor).
 
@@ -136,7 +136,7 @@ def main() -> None:
     print("P2 measuring...", file=sys.stderr, flush=True)
     results = {}
     print("  WikiRoam stdout lines", file=sys.stderr, flush=True)
-    results["WikiRoam stdout line (protobuf+gzip+base64)"] = best(args.rounds, lambda: [ours(b) for b in batches])
+    results["WikiRoam stdout line (protobuf+deflate z1+base64)"] = best(args.rounds, lambda: [ours(b) for b in batches])
     print("  SDK OTLP/HTTP, one POST per invocation", file=sys.stderr, flush=True)
     results["SDK OTLP/HTTP, one POST per invocation"] = best(
         args.rounds, lambda: [otlp_http.export(b) for b in batches]
@@ -152,7 +152,7 @@ def main() -> None:
     results["SDK OTLP/HTTP, SimpleSpanProcessor (per span)"] = max(with_export - creating, 0.0)
     server.shutdown()
 
-    ours_ms = results["WikiRoam stdout line (protobuf+gzip+base64)"] * 1000 / spans_total
+    ours_ms = results["WikiRoam stdout line (protobuf+deflate z1+base64)"] * 1000 / spans_total
     print(
         f"P2 export cost per span ({spans_total} spans, {SPANS_PER_INVOCATION} per invocation, best of {args.rounds})"
     )
@@ -165,7 +165,7 @@ def main() -> None:
     from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans as encode_json
 
     print("\nCloudWatch bytes per span, by spans per flush")
-    print(f"{'spans/flush':>12}{'protobuf+gzip+base64':>22}{'OTLP/JSON':>12}")
+    print(f"{'spans/flush':>12}{'protobuf+deflate z1':>22}{'OTLP/JSON':>12}")
     for count in (1, 5, 20, 100):
         spans = keeper.spans[:count]
         line = sum(len(x) + 1 for x in telemetry.encode_span_lines(spans))

@@ -296,3 +296,39 @@ def test_kinds_map_as_the_conventions_say():
     assert telemetry.http_invocation({}).kind == SpanKind.SERVER
     assert telemetry.sns_invocation({"Records": []}).kind == SpanKind.CONSUMER
     assert telemetry.step_invocation({}).kind == SpanKind.SERVER
+
+
+def test_the_z1_dictionary_never_changes():
+    # Span lines already in log groups are inflated with it: a change must come as a new dictionary version.
+    import hashlib
+
+    from functions.telemetry import DICTIONARY_VERSION, span_dictionary
+
+    assert DICTIONARY_VERSION == "z1"
+    assert hashlib.sha256(span_dictionary()).hexdigest() == (
+        "89dd59e07f08e663429646dec3a1d4588899cc9f0d070abf6e4deaf30437bc24"
+    )
+
+
+def test_lines_of_the_first_encoding_still_decode():
+    import base64
+    import gzip
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+    from functions.telemetry import SPAN_MARKER, decode_span_line
+
+    request = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[Span(name="GET", trace_id=b"\x01" * 16)])])]
+    )
+    line = f"{SPAN_MARKER} {base64.b64encode(gzip.compress(request.SerializeToString())).decode()}"
+
+    assert decode_span_line(line) == request
+
+
+def test_a_line_in_an_unknown_encoding_is_reported_not_guessed():
+    from functions.telemetry import SPAN_MARKER, decode_span_line
+
+    with pytest.raises(ValueError, match="unknown encoding 'z9'"):
+        decode_span_line(f"{SPAN_MARKER} z9:AAAA")
