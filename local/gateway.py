@@ -6,16 +6,16 @@ import base64
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local.serving import LoopbackServer
 from local.traces import trace_view_asset
 
 Invoke = Callable[[str, dict[str, Any]], Mapping[str, Any]]
@@ -118,16 +118,13 @@ class Gateway:
         self._invoke: Invoke | None = None
         self._site: Site | None = None
         self._local_routes: dict[str, LocalRoute] = {}
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackServer(self._handler_class(), name="wikiroam-gateway", host=host, port=port)
         self.requests = 0
 
     @property
     def url(self) -> str:
         """The gateway's base URL."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     @property
     def ready(self) -> bool:
@@ -145,15 +142,11 @@ class Gateway:
 
     def start(self) -> None:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="wikiroam-gateway", daemon=True)
-        self._thread.start()
+        self._http.start()
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._http.stop()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         gateway = self

@@ -14,11 +14,12 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from local.serving import LoopbackServer
 from wikiroam_cli.spans import SpanRecord, iso_time, records_from_request, waterfall
 
 TRACES_PATH = "/v1/traces"
@@ -198,30 +199,24 @@ class OtlpReceiver:
 
     def __init__(self, store: TraceStore, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.store = store
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
         # Request threads are joined on stop (each ends with its response: no keep-alive, see the handler).
-        self._server.daemon_threads = False
-        self._server.block_on_close = True
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackServer(
+            self._handler_class(), name="wikiroam-otlp", host=host, port=port, join_requests=True
+        )
         self.requests = 0
 
     @property
     def url(self) -> str:
         """The receiver's base URL (OTLP's `OTEL_EXPORTER_OTLP_ENDPOINT`; spans go to `<url>/v1/traces`)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     def start(self) -> None:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="wikiroam-otlp", daemon=True)
-        self._thread.start()
+        self._http.start()
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        """Stop serving and close the socket, once the requests in progress are answered."""
+        self._http.stop()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
