@@ -103,6 +103,33 @@ class LocalAws:
         answer = self.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
         return json.loads(answer["Payload"].read()), answer.get("FunctionError")
 
+    def logging_state_machine(self, name: str, function_arn: str, payload: dict[str, Any]) -> str:
+        """An EXPRESS machine of one `lambda:invoke` task, logging ALL with data to the log group `<name>-logs`."""
+        self.client("logs").create_log_group(logGroupName=f"{name}-logs")
+        definition = {
+            "StartAt": "Probe",
+            "States": {
+                "Probe": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": function_arn, **payload},
+                    "End": True,
+                }
+            },
+        }
+        group_arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{name}-logs:*"
+        return self.client("stepfunctions").create_state_machine(
+            name=name,
+            definition=json.dumps(definition),
+            roleArn=self.role,
+            type="EXPRESS",
+            loggingConfiguration={
+                "level": "ALL",
+                "includeExecutionData": True,
+                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}],
+            },
+        )["stateMachineArn"]
+
     def messages(self, group: str) -> list[str]:
         return [e["message"] for e in self.client("logs").filter_log_events(logGroupName=group)["events"]]
 
@@ -299,42 +326,13 @@ def test_given_a_logging_state_machine_then_its_execution_events_reach_the_log_g
     local_aws,
 ):
     arn = local_aws.function("probe-task")
-    logs = local_aws.client("logs")
-    logs.create_log_group(logGroupName="probe-executions")
-    definition = {
-        "StartAt": "Probe",
-        "States": {
-            "Probe": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {"FunctionName": arn, "Payload.$": "$"},
-                "End": True,
-            }
-        },
-    }
+    machine = local_aws.logging_state_machine("probe-machine", arn, {"Payload.$": "$"})
     sfn = local_aws.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="probe-machine",
-        definition=json.dumps(definition),
-        roleArn=local_aws.role,
-        type="EXPRESS",
-        loggingConfiguration={
-            "level": "ALL",
-            "includeExecutionData": True,
-            "destinations": [
-                {
-                    "cloudWatchLogsLogGroup": {
-                        "logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:probe-executions:*"
-                    }
-                }
-            ],
-        },
-    )["stateMachineArn"]
 
     execution = sfn.start_execution(stateMachineArn=machine, name="run-1", input='{"colour": "any"}')["executionArn"]
     assert local_aws.activity.wait_idle(20)
 
-    records = [json.loads(m) for m in local_aws.messages("probe-executions")]
+    records = [json.loads(m) for m in local_aws.messages("probe-machine-logs")]
     types = [r["type"] for r in records]
     assert types[0] == "ExecutionStarted"
     assert types[-1] == "ExecutionSucceeded"
@@ -360,41 +358,15 @@ def test_given_a_task_then_its_context_entered_time_is_its_state_entered_events_
         EventManager, "_get_current_timestamp", staticmethod(lambda: datetime.now(UTC) - timedelta(milliseconds=5))
     )
     arn = local_aws.function("probe-entered")
-    local_aws.client("logs").create_log_group(logGroupName="probe-entered-executions")
-    definition = {
-        "StartAt": "Probe",
-        "States": {
-            "Probe": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {"FunctionName": arn, "Payload": {"entered_time.$": "$$.State.EnteredTime"}},
-                "End": True,
-            }
-        },
-    }
+    machine = local_aws.logging_state_machine(
+        "probe-entered-machine", arn, {"Payload": {"entered_time.$": "$$.State.EnteredTime"}}
+    )
     sfn = local_aws.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="probe-entered-machine",
-        definition=json.dumps(definition),
-        roleArn=local_aws.role,
-        type="EXPRESS",
-        loggingConfiguration={
-            "level": "ALL",
-            "includeExecutionData": True,
-            "destinations": [
-                {
-                    "cloudWatchLogsLogGroup": {
-                        "logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:probe-entered-executions:*"
-                    }
-                }
-            ],
-        },
-    )["stateMachineArn"]
 
     sfn.start_execution(stateMachineArn=machine, name="run-1", input="{}")
     assert local_aws.activity.wait_idle(20)
 
-    records = [json.loads(m) for m in local_aws.messages("probe-entered-executions")]
+    records = [json.loads(m) for m in local_aws.messages("probe-entered-machine-logs")]
     entered = next(r for r in records if r["type"] == "TaskStateEntered")
     succeeded = next(r for r in records if r["type"] == "TaskSucceeded")
     payload = json.loads(succeeded["details"]["output"])["Payload"]
