@@ -22,7 +22,7 @@ invocation is reported as `Sandbox.Timedout`, as Lambda would.
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import importlib
 import io
 import json
@@ -309,7 +309,8 @@ class LambdaRunner:
 
     def _unpack(self, function: Any) -> Path:
         """The deployed zip, unpacked once per code hash (the function's /var/task)."""
-        digest = hashlib.sha256(function.code_bytes).hexdigest()
+        # Lambda's CodeSha256 (base64), computed by moto at deploy time: no need to hash the zip per invocation.
+        digest = base64.b64decode(function.code_sha_256).hex()
         target = self._work_dir / "code" / digest
         if not target.is_dir():
             partial = target.with_suffix(".partial")
