@@ -39,10 +39,11 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def ui(browser: Browser, site_stack) -> Iterator[BrowserPage]:
-    """Given a fresh browser page on the site (no cookies, no history), no wiki fault armed, the pipeline idle."""
+    """Given a fresh browser page on the site (no cookies, no history), no wiki fault armed, the pipeline idle.
+
+    The pipeline is idle because each e2e test waits for it before it ends (`pytest_runtest_call` in conftest).
+    """
     site_stack.wiki.faults.clear()
-    # Earlier tests' caching work would share the local Lambda runner (one invocation at a time) with this one.
-    assert site_stack.wait_idle(120)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
