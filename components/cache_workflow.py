@@ -6,10 +6,11 @@ from them). `ResultSelector` keeps only the function's returned dict, under `res
 `ResultPath` holds `{"result": <returned dict>}` and the Choice states read `$.<step>.result.<field>`.
 
 Retry covers the transient errors only: the wiki being unavailable or rate limiting, DynamoDB throttling, a
-backlinks run cut short by the function's timeout (its progress is saved, a retry resumes), and the Lambda
-service's own errors. Deterministic failures (a bad payload, a lost claim, a wiki API error) are not
-retried. Every task catches everything else into `CachingFailed`, which fails the execution with the real
-error name and cause (Step Functions' own `States.*` errors go to `CachingStepFailed`, see below).
+backlinks run cut short near the function's timeout (its progress is saved, a retry resumes), a function that
+timed out (`Sandbox.Timedout`), and the Lambda service's own errors. Deterministic failures (a bad payload, a
+lost claim, a wiki API error) are not retried. Every task catches everything else into `CachingFailed`, which
+fails the execution with the real error name and cause (Step Functions' own `States.*` errors go to
+`CachingStepFailed`, see below).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ LAMBDA_SERVICE_ERRORS = (
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    # The function ran out of time (a slow wiki): every step is idempotent and the backlinks one resumes, so a
+    # retry is safe; without it the page would wait out its claim's lease as `pending`.
+    "Sandbox.Timedout",
 )
 RETRY_INTERVAL_SECONDS = 2
 RETRY_BACKOFF_RATE = 2.0

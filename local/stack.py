@@ -255,7 +255,7 @@ class LocalStack:
             time.sleep(0.1)
 
     def _executions_of(self, pageids: Iterable[int]) -> dict[str, str]:
-        """Each execution of these pages: its status and, while it runs, the last event of its history."""
+        """Each execution of these pages: its status, with its last event while it runs and its error once failed."""
         sfn = self.client("stepfunctions")
         wanted = tuple(f"{pageid}-" for pageid in pageids)
         found: dict[str, str] = {}
@@ -267,6 +267,9 @@ class LocalStack:
             if status == "RUNNING":
                 events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
                 status += f" (last event: {events[-1]['type']})" if events else " (no event yet)"
+            elif status == "FAILED":
+                described = sfn.describe_execution(executionArn=execution["executionArn"])
+                status += f" ({described.get('error')}: {str(described.get('cause'))[:300]})"
             found[execution["name"]] = status
         return found
 

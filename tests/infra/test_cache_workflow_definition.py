@@ -24,6 +24,7 @@ TRANSIENT = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Sandbox.Timedout",
 ]
 
 
