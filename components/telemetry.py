@@ -76,8 +76,10 @@ def otlp_secret(endpoint: str, headers: str, datadog_site: str) -> dict[str, Any
     resolved = {**parse_headers(headers)}
     if not endpoint and datadog_site:
         endpoint = f"https://otlp.{datadog_site}"
-        # Datadog's OTLP intake wants to know the spans come from serverless functions.
+        # Datadog's OTLP intake wants to know the spans come from serverless functions, and computes trace
+        # metrics (`trace.<operation>.hits` ..., which the monitors read) only when asked to.
         resolved.setdefault("dd-otlp-source", "serverless")
+        resolved.setdefault("compute_stats", "true")
     return {"endpoint": endpoint, "headers": resolved}
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from functions import telemetry
 from functions.errors import ClaimLost, WikiPageNotFound, WikiRateLimited, WikiRoamError, WikiUnavailable
 from functions.messages import PageRef
 from functions.store import BacklinksStatus, LinkRecord, LinkStore, PageStore, WriteThrottled
@@ -16,6 +17,13 @@ from functions.wiki import WikiClient
 LEASE_SECONDS = 15 * 60
 # Stop fetching backlinks while this much of the invocation's time is left, so progress is saved cleanly.
 TIME_MARGIN_SECONDS = 10.0
+
+
+# Span attributes that span-based metrics count (dashboards/span_metrics/): how a page's caching ended, with the
+# error's name when it failed for good, and the links an invocation wrote.
+CACHE_OUTCOME = "wikiroam.cache.outcome"
+CACHE_ERROR = "wikiroam.cache.error"
+BACKLINKS_WRITTEN = "wikiroam.backlinks.written"
 
 
 class BacklinksNotFinished(WikiRoamError):
@@ -63,6 +71,7 @@ class CacheSteps:
         except ClaimLost:
             # Failed before its claim (or after losing it): the page's state belongs to another execution.
             return False
+        telemetry.set_attributes({CACHE_OUTCOME: "failed", CACHE_ERROR: type(error).__name__})
         return True
 
     def info(self, page: PageRef, owner: str) -> dict[str, Any]:
@@ -91,11 +100,16 @@ class CacheSteps:
         count = record.backlinks_count if record is not None and resume is not None else 0
         requests_before = self.wiki.stats.requests
         title = record.title if record is not None and record.title else page.title
+        written = 0
         for batch in self.wiki.backlinks(page.pageid, resume=resume):
-            count += self.links.put_many(
+            added = self.links.put_many(
                 LinkRecord(fromid=b.pageid, from_title=b.title, toid=page.pageid, to_title=title)
                 for b in batch.backlinks
             )
+            count += added
+            written += added
+            # This invocation's links so far, on its span: a span-based metric sums them (a cut-short run too).
+            telemetry.set_attributes({BACKLINKS_WRITTEN: written})
             status: BacklinksStatus
             if batch.resume is None:
                 status = "complete"
@@ -107,6 +121,7 @@ class CacheSteps:
                 pageid=page.pageid, owner=owner, count=count, status=status, resume=batch.resume
             )
             if status != "pending":
+                telemetry.set_attributes({CACHE_OUTCOME: status})
                 return {"status": status, "count": count, "wiki_requests": self.wiki.stats.requests - requests_before}
             if seconds_left() < TIME_MARGIN_SECONDS:
                 raise BacklinksNotFinished(f"page {page.pageid}: {count} backlinks cached so far; a retry resumes")

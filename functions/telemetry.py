@@ -65,6 +65,14 @@ MAX_LINE_CHARS = 200_000
 # Bounds what one attribute can add to a line (a long URL, an exception message).
 MAX_ATTRIBUTE_LENGTH = 2048
 TRACE_KEY = "_trace"
+# Datadog names its trace metrics after a span's `operation.name` (`trace.<operation>.hits`, `.errors`, the
+# `trace.<operation>` latency distribution). Each kind of entry or client span gets one stable name, so metric
+# names do not multiply per route or per stack; the monitors and dashboards under dashboards/ query these.
+OPERATION_NAME = "operation.name"
+API_OPERATION = "wikiroam.api.request"
+TRIGGER_OPERATION = "wikiroam.cache.trigger"
+STEP_OPERATION = "wikiroam.cache.step"
+WIKI_OPERATION = "wikiroam.wiki.request"
 
 Trigger = Literal["http", "pubsub", "other"]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -418,10 +426,16 @@ class TelemetrySettings:
     function_version: str
     region: str
     memory_mb: str
+    function_arn: str = ""
 
 
-def telemetry_settings(env: Mapping[str, str], function_name: str | None = None) -> TelemetrySettings | None:
-    """The settings when the deployment is named (telemetry on), None otherwise."""
+def telemetry_settings(
+    env: Mapping[str, str], function_name: str | None = None, function_arn: str | None = None
+) -> TelemetrySettings | None:
+    """The settings when the deployment is named (telemetry on), None otherwise.
+
+    `function_arn` is the invoked ARN from the first invocation's context (the environment has no ARN).
+    """
     environment = env.get(settings.ENVIRONMENT, "").strip()
     if not environment or env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
@@ -431,7 +445,16 @@ def telemetry_settings(env: Mapping[str, str], function_name: str | None = None)
         function_version=env.get(settings.LAMBDA_FUNCTION_VERSION, ""),
         region=env.get(settings.AWS_REGION, ""),
         memory_mb=env.get(settings.LAMBDA_MEMORY_MB, ""),
+        function_arn=unqualified_function_arn(function_arn or ""),
     )
+
+
+def unqualified_function_arn(arn: str) -> str:
+    """A Lambda function's ARN without the version or alias it was invoked through ("" if it is no such ARN)."""
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda" or parts[5] != "function":
+        return ""
+    return ":".join(parts[:7])
 
 
 def resource_attributes(config: TelemetrySettings) -> dict[str, str | int]:
@@ -450,6 +473,10 @@ def resource_attributes(config: TelemetrySettings) -> dict[str, str | int]:
         "cloud.region": config.region,
         "faas.name": config.function_name,
         "faas.version": config.function_version,
+        # Datadog's OTLP intake ties a Lambda's spans to the function (and its trace metrics) by its ARN.
+        "faas.id": config.function_arn,
+        "cloud.resource_id": config.function_arn,
+        "cloud.account.id": config.function_arn.split(":")[4] if config.function_arn else "",
     }
     attributes.update({key: value for key, value in optional.items() if value})
     if config.memory_mb.isdigit():
@@ -489,11 +516,15 @@ _cold_start = True
 
 
 def configure(
-    env: Mapping[str, str] | None = None, *, function_name: str | None = None, stream: TextIO | None = None
+    env: Mapping[str, str] | None = None,
+    *,
+    function_name: str | None = None,
+    function_arn: str | None = None,
+    stream: TextIO | None = None,
 ) -> Telemetry | None:
     """Set up telemetry for this sandbox from its environment; None (and no spans) when it is off."""
     global _telemetry, _configured  # noqa: PLW0603 (one provider per sandbox)
-    config = telemetry_settings(os.environ if env is None else env, function_name)
+    config = telemetry_settings(os.environ if env is None else env, function_name, function_arn)
     _telemetry = Telemetry(config, StdoutSpanExporter(stream)) if config is not None else None
     _configured = True
     return _telemetry
@@ -523,6 +554,13 @@ def flush() -> None:
         _telemetry.flush()
     except Exception:
         logger.exception("could not write this invocation's spans")
+
+
+def set_attributes(attributes: Mapping[str, str | int | bool]) -> None:
+    """Add attributes to the current span (e.g. a step's outcome, which span-based metrics count)."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes(attributes)
 
 
 def record_error(error: BaseException, span: trace.Span | None = None) -> None:
@@ -642,12 +680,12 @@ def step_invocation(event: Any) -> Invocation:
 
 
 def traced_handler(
-    describe: Callable[[Any], Invocation], *, trigger: Trigger, name: str
+    describe: Callable[[Any], Invocation], *, trigger: Trigger, name: str, operation: str
 ) -> Callable[[Handler], Handler]:
     """Wrap a Lambda entry point in its FaaS span, and flush the invocation's spans when it ends, even failing.
 
     `name` is the span's name when the trigger gives none better (a stable name: physical function names
-    change per stack).
+    change per stack); `operation` its `operation.name`, which names its trace metrics.
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -655,14 +693,21 @@ def traced_handler(
         def traced(event: Any, context: Any) -> Any:
             global _cold_start
             if not _configured:
-                configure(function_name=getattr(context, "function_name", None))
+                configure(
+                    function_name=getattr(context, "function_name", None),
+                    function_arn=getattr(context, "invoked_function_arn", None),
+                )
             telemetry = _telemetry
             if telemetry is None:
                 return handler(event, context)
             cold_start, _cold_start = _cold_start, False
             try:
                 invocation = describe(event)
-                attributes: dict[str, Any] = {"faas.trigger": trigger, "faas.coldstart": cold_start}
+                attributes: dict[str, Any] = {
+                    "faas.trigger": trigger,
+                    "faas.coldstart": cold_start,
+                    OPERATION_NAME: operation,
+                }
                 request_id = getattr(context, "aws_request_id", None)
                 if isinstance(request_id, str):
                     attributes["faas.invocation_id"] = request_id

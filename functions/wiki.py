@@ -203,6 +203,8 @@ class WikiClient:
                 "server.port": self._server[1],
                 "url.full": self.api_url,
                 "wikiroam.wiki.operation": kind,
+                telemetry.OPERATION_NAME: telemetry.WIKI_OPERATION,
+                "resource.name": f"wiki {kind}",
             },
             record_exception=False,
             set_status_on_exception=False,
@@ -215,12 +217,17 @@ class WikiClient:
 
     def _query_with_retries(self, kind: str, full: dict[str, str], span: Span) -> dict[str, Any]:
         attempt = 0
+        rate_limited = 0
         while True:
             attempt += 1
             outcome = self._attempt(kind, full, span)
             if isinstance(outcome, dict):
                 return outcome
             reason, retry_after = outcome
+            if reason in ("429", "maxlag"):
+                # Counted by a span-based metric: the wiki asking us to slow down, even when a retry succeeds.
+                rate_limited += 1
+                span.set_attribute("wikiroam.wiki.rate_limited", rate_limited)
             if attempt > self.max_retries:
                 error = WikiRateLimited if reason in ("429", "maxlag") else WikiUnavailable
                 raise error(f"the wiki at {self.api_url} kept failing ({reason}) after {attempt} attempts")

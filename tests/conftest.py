@@ -1,4 +1,4 @@
-"""Fixtures shared by every layer: real event payloads and an in-process AWS (moto)."""
+"""Fixtures shared by every layer: real event payloads, an in-process AWS (moto), the functions' telemetry."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from functions import telemetry
 from local.aws import create_tables, local_aws_env
 from local.samplewiki.server import SampleWiki
+from tests.support.telemetry import TEST_ENV, SpanLog
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -88,3 +90,13 @@ def wiki(sample_wiki: SampleWiki) -> Iterator[SampleWiki]:
     sample_wiki.reset_log()
     yield sample_wiki
     sample_wiki.faults.clear()
+
+
+@pytest.fixture
+def span_log() -> Iterator[SpanLog]:
+    """Given telemetry on (a named deployment) in a fresh sandbox, writing span lines to a buffer."""
+    log = SpanLog()
+    telemetry.reset()
+    telemetry.configure(TEST_ENV, stream=log.stream)
+    yield log
+    telemetry.reset()

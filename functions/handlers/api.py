@@ -187,7 +187,7 @@ def build(env: Mapping[str, str]) -> Api:
 _api: Api | None = None
 
 
-@telemetry.traced_handler(telemetry.http_invocation, trigger="http", name="api")
+@telemetry.traced_handler(telemetry.http_invocation, trigger="http", name="api", operation=telemetry.API_OPERATION)
 def handler(event: Mapping[str, Any], context: Any) -> Response:
     """Lambda entry point; the first invocation of a sandbox validates the environment and builds the clients."""
     global _api  # noqa: PLW0603 (one instance per sandbox, reused across invocations)

@@ -77,21 +77,27 @@ def _seconds_left(context: Any) -> Callable[[], float]:
     return lambda: float(remaining()) / 1000.0
 
 
-@telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-start")
+@telemetry.traced_handler(
+    telemetry.step_invocation, trigger="other", name="cache-start", operation=telemetry.STEP_OPERATION
+)
 def start(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheStart: claim the page, or stop because it is cached or being cached."""
     task = parse_task_event(event)
     return _run(task, lambda steps: steps.start(task.page, task.context.execution_id))
 
 
-@telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-info")
+@telemetry.traced_handler(
+    telemetry.step_invocation, trigger="other", name="cache-info", operation=telemetry.STEP_OPERATION
+)
 def info(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheInfo: write the article's data."""
     task = parse_task_event(event)
     return _run(task, lambda steps: steps.info(task.page, task.context.execution_id))
 
 
-@telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-backlinks")
+@telemetry.traced_handler(
+    telemetry.step_invocation, trigger="other", name="cache-backlinks", operation=telemetry.STEP_OPERATION
+)
 def backlinks(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheBacklinks: write every link to the page."""
     task = parse_task_event(event)

@@ -52,7 +52,9 @@ def build(env: Mapping[str, str]) -> Trigger:
 _trigger: Trigger | None = None
 
 
-@telemetry.traced_handler(telemetry.sns_invocation, trigger="pubsub", name="cache-trigger")
+@telemetry.traced_handler(
+    telemetry.sns_invocation, trigger="pubsub", name="cache-trigger", operation=telemetry.TRIGGER_OPERATION
+)
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     global _trigger  # noqa: PLW0603 (one instance per sandbox, reused across invocations)

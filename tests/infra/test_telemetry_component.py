@@ -105,7 +105,8 @@ def test_given_a_datadog_site_and_key_then_the_secret_names_datadogs_intake_with
     document = secret_document(deployment.named("wikiroam-telemetry-endpoint-value").inputs["secretString"])
     assert document == {
         "endpoint": "https://otlp.datadoghq.eu",
-        "headers": {"dd-api-key": "k123", "dd-otlp-source": "serverless"},
+        # compute_stats: Datadog computes the trace metrics the monitors read only when asked to.
+        "headers": {"dd-api-key": "k123", "dd-otlp-source": "serverless", "compute_stats": "true"},
     }
 
 

@@ -14,6 +14,7 @@ from functions.errors import ClaimLost, InvalidCacheRequest, InvalidTaskPayload,
 from functions.handlers import api, cache_steps, trigger
 from functions.store import BATCH_WRITE_SIZE, PageStore
 from tests.conftest import load_event
+from tests.support.telemetry import attributes
 
 PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
 
@@ -473,3 +474,50 @@ def test_given_a_step_failing_before_its_claim_then_nothing_is_recorded(env, aws
 
     record = PageStore(aws.dynamodb, aws.pages_table).get(page.pageid)
     assert (record.backlinks_status, record.claimed_by) == ("pending", "exec-a")
+
+
+# --- what the steps' spans say about the outcome (span-based metrics count these attributes)
+
+
+def test_given_a_page_cached_to_the_end_then_its_backlinks_span_says_complete_and_counts_the_links(env, wiki, span_log):
+    hub = wiki.corpus.hub
+    cache_fully(hub.pageid, hub.title)
+    values = attributes(span_log.named("cache-backlinks"))
+    assert values["wikiroam.cache.outcome"] == "complete"
+    assert values["wikiroam.backlinks.written"] == len(wiki.corpus.backlinks_of(hub.pageid))
+    assert "wikiroam.cache.outcome" not in attributes(span_log.named("cache-info"))
+
+
+def test_given_a_run_cut_short_then_its_span_counts_the_links_it_wrote_and_claims_no_outcome(env, wiki, span_log):
+    hub = wiki.corpus.hub
+    cache_steps.start(task("CacheStart", hub.pageid, hub.title), Context())
+    with pytest.raises(BacklinksNotFinished):
+        cache_steps.backlinks(task("CacheBacklinks", hub.pageid, hub.title), Context(remaining_ms=5_000))
+    values = attributes(span_log.named("cache-backlinks"))
+    assert values["wikiroam.backlinks.written"] == 500
+    assert "wikiroam.cache.outcome" not in values
+
+
+def test_given_more_backlinks_than_the_cap_then_the_span_says_partial(env, wiki, span_log, monkeypatch):
+    monkeypatch.setenv(settings.MAX_BACKLINKS, "100")
+    hub = wiki.corpus.hub
+    cache_steps.start(task("CacheStart", hub.pageid, hub.title), Context())
+    cache_steps.backlinks(task("CacheBacklinks", hub.pageid, hub.title), Context())
+    assert attributes(span_log.named("cache-backlinks"))["wikiroam.cache.outcome"] == "partial"
+
+
+def test_given_an_error_that_ends_the_execution_then_the_span_says_failed_with_its_name(env, wiki, span_log):
+    cache_steps.start(task("CacheStart", 1109, "Zürich"), Context())
+    wiki.faults.arm("error:internal_api_error_DBQueryError", count=None)
+    with pytest.raises(WikiApiError):
+        cache_steps.info(task("CacheInfo", 1109, "Zürich"), Context())
+    values = attributes(span_log.named("cache-info"))
+    assert (values["wikiroam.cache.outcome"], values["wikiroam.cache.error"]) == ("failed", "WikiApiError")
+
+
+def test_given_a_transient_error_with_retries_left_then_the_span_claims_no_outcome(env, wiki, span_log):
+    cache_steps.start(task("CacheStart", 1109, "Zürich"), Context())
+    wiki.faults.arm("503", count=None)
+    with pytest.raises(WikiUnavailable):
+        cache_steps.info(task("CacheInfo", 1109, "Zürich"), Context())
+    assert "wikiroam.cache.outcome" not in attributes(span_log.named("cache-info"))

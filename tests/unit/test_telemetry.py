@@ -167,7 +167,7 @@ def test_given_no_context_then_the_execution_input_is_unchanged():
 
 
 def _handler(result=None, error=None):
-    @telemetry.traced_handler(telemetry.http_invocation, trigger="http", name="api")
+    @telemetry.traced_handler(telemetry.http_invocation, trigger="http", name="api", operation=telemetry.API_OPERATION)
     def handler(event, context):
         with telemetry.tracer().start_as_current_span("work"):
             if error is not None:
@@ -192,7 +192,36 @@ def test_given_an_http_request_with_traceparent_then_a_server_span_child_of_the_
     assert values["http.request.method"] == "GET"
     assert values["http.route"] == "/api/search"
     assert values["http.response.status_code"] == 200
+    assert values["operation.name"] == "wikiroam.api.request"
     assert span_log.named("work").parent_span_id == span.span_id
+
+
+def test_given_a_first_invocation_then_the_resource_names_the_function_by_its_unqualified_arn(monkeypatch, capsys):
+    # Given a new sandbox whose environment names the deployment (as Lambda's does), printing to stdout
+    for key, value in TEST_ENV.items():
+        monkeypatch.setenv(key, value)
+    telemetry.reset()
+    arn = "arn:aws:lambda:eu-west-1:210987654321:function:wikiroam-api"
+    context = LambdaContext()
+    context.invoked_function_arn = f"{arn}:live"  # invoked through an alias: the resource names the function
+    try:
+        _handler({"statusCode": 200})(load_event("api_search"), context)
+    finally:
+        telemetry.reset()
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith(telemetry.SPAN_MARKER)]
+    resource = attributes(telemetry.decode_span_line(line).resource_spans[0].resource)
+    assert resource["faas.id"] == arn
+    assert resource["cloud.resource_id"] == arn
+    assert resource["cloud.account.id"] == "210987654321"
+    assert resource["cloud.provider"] == "aws"
+
+
+def test_given_something_that_is_no_lambda_arn_then_no_function_id_is_claimed():
+    assert telemetry.unqualified_function_arn("arn:aws:lambda:us-east-1:1:function:f:7") == (
+        "arn:aws:lambda:us-east-1:1:function:f"
+    )
+    assert telemetry.unqualified_function_arn("arn:aws:states:us-east-1:1:stateMachine:m") == ""
+    assert telemetry.unqualified_function_arn("not an arn") == ""
 
 
 def test_given_a_second_invocation_then_it_is_not_a_cold_start(span_log):
@@ -230,7 +259,9 @@ def test_given_a_5xx_answer_then_the_server_span_is_an_error_and_a_4xx_is_not(sp
 
 
 def test_given_an_sns_delivery_then_a_consumer_span_child_of_the_publisher(span_log):
-    @telemetry.traced_handler(telemetry.sns_invocation, trigger="pubsub", name="cache-trigger")
+    @telemetry.traced_handler(
+        telemetry.sns_invocation, trigger="pubsub", name="cache-trigger", operation=telemetry.TRIGGER_OPERATION
+    )
     def handler(event, context):
         return {}
 
@@ -239,6 +270,7 @@ def test_given_an_sns_delivery_then_a_consumer_span_child_of_the_publisher(span_
     assert span.kind == Span.SPAN_KIND_CONSUMER
     assert (span.trace_id.hex(), span.parent_span_id.hex()) == ("4bf92f3577b34da6a3ce929d0e0e4736", "b7ad6b7169203331")
     values = attributes(span)
+    assert values["operation.name"] == "wikiroam.cache.trigger"
     assert values["faas.trigger"] == "pubsub"
     assert values["messaging.system"] == "aws_sns"
     assert values["messaging.destination.name"] == "wikiroam-dev-cache-requests"
@@ -246,7 +278,9 @@ def test_given_an_sns_delivery_then_a_consumer_span_child_of_the_publisher(span_
 
 
 def test_given_a_task_payload_then_the_step_span_is_the_child_of_its_state_span(span_log):
-    @telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-start")
+    @telemetry.traced_handler(
+        telemetry.step_invocation, trigger="other", name="cache-start", operation=telemetry.STEP_OPERATION
+    )
     def handler(event, context):
         return {}
 
@@ -260,13 +294,16 @@ def test_given_a_task_payload_then_the_step_span_is_the_child_of_its_state_span(
     assert int.from_bytes(span.trace_id, "big") == TRACE_ID
     assert int.from_bytes(span.parent_span_id, "big") == expected_parent
     values = attributes(span)
+    assert values["operation.name"] == "wikiroam.cache.step"
     assert values["faas.trigger"] == "other"
     assert values["aws.step_functions.state.retry_count"] == 2
     assert values["aws.step_functions.state.name"] == "CacheStart"
 
 
 def test_given_a_task_payload_without_trace_then_the_trace_id_comes_from_the_execution(span_log):
-    @telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-start")
+    @telemetry.traced_handler(
+        telemetry.step_invocation, trigger="other", name="cache-start", operation=telemetry.STEP_OPERATION
+    )
     def handler(event, context):
         return {}
 

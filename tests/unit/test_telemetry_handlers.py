@@ -168,6 +168,8 @@ def test_given_a_wiki_request_retried_after_a_429_then_one_client_span_with_the_
     assert values["http.response.status_code"] == 200
     assert values["url.full"].startswith("https://wiki.test/w/api.php?action=query")
     assert values["http.request.resend_count"] == 1
+    assert values["wikiroam.wiki.rate_limited"] == 1
+    assert (values["operation.name"], values["resource.name"]) == ("wikiroam.wiki.request", "wiki search")
     (retry,) = span.events
     assert retry.name == "retry"
     assert attributes(retry) == {"wikiroam.retry.reason": "429", "wikiroam.retry.delay_s": 1.0}
@@ -185,4 +187,5 @@ def test_given_a_wiki_that_keeps_failing_then_the_span_is_an_error_naming_the_ex
     assert span.status.code == Status.STATUS_CODE_ERROR
     assert attributes(span)["error.type"] == "WikiUnavailable"
     assert attributes(span)["server.port"] == 8080
+    assert "wikiroam.wiki.rate_limited" not in attributes(span)  # a 503 is an outage, not a request to slow down
     assert [e.name for e in span.events] == ["retry", "exception"]
