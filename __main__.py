@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 
 from components.api import Api, ApiArgs
 from components.cache_pipeline import CachePipeline, CachePipelineArgs
@@ -104,6 +105,55 @@ telemetry = Telemetry(
         log_retention_days=log_retention_days,
     ),
 )
+
+if config.get_bool("datadog"):
+    # Imported here: pulumi_datadog costs seconds of start-up that stacks without Datadog do not pay.
+    from components.monitoring import AwsIntegration, MonitoredResources, Monitoring, MonitoringArgs
+
+    datadog_site = config.get("datadogSite") or ""
+    if not datadog_site:
+        raise ValueError("wikiroam:datadog is on: set wikiroam:datadogSite too (e.g. datadoghq.com, datadoghq.eu).")
+    datadog_keys = pulumi.Config("datadog")
+    region = pulumi.Config("aws").require("region")
+    monitoring = Monitoring(
+        "wikiroam-monitoring",
+        MonitoringArgs(
+            environment=deployment,
+            region=region,
+            site=datadog_site,
+            api_key=datadog_keys.require_secret("apiKey"),
+            app_key=datadog_keys.require_secret("appKey"),
+            team=config.require("datadogTeam"),
+            notify=config.get("datadogNotify") or "",
+            runbook_url=config.require("datadogRunbookUrl"),
+            resources=MonitoredResources(
+                api_id=api.http_api.id,
+                functions={
+                    "api": api.function.function_name,
+                    "trigger": pipeline.trigger.function_name,
+                    "cache_start": pipeline.steps["start"].function_name,
+                    "cache_info": pipeline.steps["info"].function_name,
+                    "cache_backlinks": pipeline.steps["backlinks"].function_name,
+                    "shipper": telemetry.shipper.function_name,
+                },
+                state_machine_arn=pipeline.state_machine.arn,
+                pages_table=tables.pages.name,
+                links_table=tables.links.name,
+                topic_name=pipeline.topic.name,
+                dlq_name=pipeline.dead_letter_queue.name,
+                distribution_id=site.distribution.id,
+            ),
+            # Account-wide: one stack per AWS account turns it on. CloudFront's metrics live in us-east-1.
+            aws_integration=AwsIntegration(
+                account_id=aws.get_caller_identity_output().account_id,
+                regions=sorted({region, "us-east-1"}),
+            )
+            if config.get_bool("datadogAwsIntegration")
+            else None,
+        ),
+    )
+    pulumi.export("overviewDashboardUrl", monitoring.dashboard_urls["overview"])
+    pulumi.export("pipelineDashboardUrl", monitoring.dashboard_urls["pipeline"])
 
 pulumi.export("siteUrl", site.url)
 pulumi.export("apiUrl", site.url.apply(lambda url: f"{url}/api"))

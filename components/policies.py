@@ -1,11 +1,12 @@
 """IAM, bucket and queue policy documents: plain dicts built by pure functions, serialised by the components.
 
-Every statement names the actions a caller really makes and the resources it makes them on. The one
-exception, Step Functions' log delivery, says why beside it.
+Every statement names the actions a caller really makes and the resources it makes them on. The two
+exceptions, Step Functions' log delivery and the Datadog integration's account-wide reads, say why beside them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,9 @@ PolicyDocument = dict[str, Any]
 
 VERSION = "2012-10-17"
 # Statement ids the tests allow to use `Resource: "*"`, because AWS gives those actions no resource type.
-WILDCARD_RESOURCE_SIDS = frozenset({"VendedLogDeliveryHasNoResourceType"})
+WILDCARD_RESOURCE_SIDS = frozenset({"VendedLogDeliveryHasNoResourceType", "DatadogReadsAccountMetadata"})
+# A managed policy holds at most 6,144 characters (white space excluded); keep a margin for the JSON around.
+MANAGED_POLICY_MAX_CHARS = 6_000
 
 
 def document(statements: Iterable[Statement]) -> PolicyDocument:
@@ -186,3 +189,43 @@ def dead_letter_queue_policy(queue_arn: str, topic_arn: str) -> PolicyDocument:
             }
         ]
     )
+
+
+def datadog_integration_trust_policy(principal: str, external_id: str) -> PolicyDocument:
+    """Let Datadog's AWS account assume the integration role, with the external id it was given only."""
+    return document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ]
+    )
+
+
+def datadog_integration_policies(
+    actions: Sequence[str], max_chars: int = MANAGED_POLICY_MAX_CHARS
+) -> list[PolicyDocument]:
+    """Datadog's integration permissions as managed policies, each under IAM's size limit.
+
+    Datadog lists what its integration reads across the account (`cloudwatch:GetMetricData`, `tag:GetResources`,
+    `lambda:List*`...): describe and list calls that have no resource type, hence `Resource: "*"` under a Sid the
+    scoping check knows. A bare `*` or `service:*` action is refused.
+    """
+    wildcards = [action for action in actions if action == "*" or action.endswith(":*")]
+    if wildcards:
+        raise ValueError(f"Datadog's integration permissions include whole services {wildcards}: refusing them")
+    chunks: list[list[str]] = [[]]
+    for action in sorted(set(actions)):
+        candidate = [*chunks[-1], action]
+        if chunks[-1] and len(json.dumps(_datadog_reads(candidate), separators=(",", ":"))) > max_chars:
+            chunks.append([action])
+        else:
+            chunks[-1] = candidate
+    return [_datadog_reads(chunk) for chunk in chunks if chunk]
+
+
+def _datadog_reads(actions: list[str]) -> PolicyDocument:
+    return document([{"Sid": "DatadogReadsAccountMetadata", "Effect": "Allow", "Action": actions, "Resource": "*"}])

@@ -604,6 +604,8 @@ class LocalMocks(pulumi.runtime.Mocks):
             return {"certificateArn": inputs.get("certificateArn")}
         if typ == "aws:route53/record:Record":
             return {"fqdn": inputs.get("name")}
+        if typ == "datadog:index/dashboardJson:DashboardJson":
+            return {"url": f"/dashboard/{resource_id}"}
         return {"arn": f"arn:aws:local:{REGION}:{ACCOUNT}:{resource_id}"}
 
 

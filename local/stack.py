@@ -19,16 +19,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components import datadog_assets
 from local.aws import local_aws_env, moto_server, patched_environ
-from local.deployer import Deployment, deploy
+from local.deployer import Deployment, deploy, stack_config
 from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install_fidelity_patches
 from local.gateway import Gateway, Route, Site, allow_images_from, security_headers
 from local.runner import LambdaRunner
@@ -38,6 +40,12 @@ from local.traces import local_routes as trace_routes
 
 DEFAULT_STACK = "dev"
 LOCAL_CONTACT = "local development; https://www.mediawiki.org/wiki/API:Etiquette"
+# The local stack records the Datadog resources (never sending them), so it deploys them with keys that open nothing.
+LOCAL_DATADOG_CONFIG = {
+    "wikiroam:datadog": "true",
+    "datadog:apiKey": "local-never-sent",
+    "datadog:appKey": "local-never-sent",
+}
 _FUNCTION = "aws:lambda/function:Function"
 # The standard OpenTelemetry variables: set, they send the shipper's spans to that backend instead of the receiver.
 OTLP_ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -147,6 +155,10 @@ class LocalStack:
             "wikiroam:contact": self.options.contact or os.environ.get("WIKIROAM_CONTACT") or LOCAL_CONTACT,
             "wikiroam:otlpEndpoint": self.otlp_endpoint,
         }
+        # Datadog is recorded, never sent: on, so /api/local/monitoring shows what `pulumi up` would create.
+        overrides.update(LOCAL_DATADOG_CONFIG)
+        if not stack_config(self.options.stack).get("wikiroam:datadogSite"):
+            overrides["wikiroam:datadogSite"] = "datadoghq.com"
         if os.environ.get(OTLP_ENDPOINT_VARIABLE, "").strip() and os.environ.get(OTLP_HEADERS_VARIABLE, "").strip():
             overrides["wikiroam:otlpHeaders"] = os.environ[OTLP_HEADERS_VARIABLE].strip()
         self.deployment = deploy(self.options.stack, overrides, self.client)
@@ -338,7 +350,8 @@ class LocalStack:
             assert self.deployment is not None
             recorded = [r for r in self.deployment.resources if r.type.startswith("datadog:")]
             return 200, {
-                "note": "Datadog resources of the program, recorded and not sent anywhere",
+                "note": "Datadog resources of the program, recorded and never sent, in Datadog's API formats",
+                **monitoring_view([(r.type, _jsonable(r.inputs)) for r in recorded]),
                 "resources": [{"type": r.type, "name": r.name, "inputs": _jsonable(r.inputs)} for r in recorded],
             }
 
@@ -385,6 +398,31 @@ def load_tables(state_dir: Path, dynamodb: Any, tables: Mapping[str, str]) -> in
                 requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
         total += len(items)
     return total
+
+
+SLO_KEYS = ("name", "type", "description", "query", "thresholds", "tags")
+
+
+def monitoring_view(recorded: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The recorded Datadog resources as the documents Datadog's APIs would receive, by kind."""
+    view: dict[str, list[dict[str, Any]]] = {"monitors": [], "dashboards": [], "slos": [], "spans_metrics": []}
+    for typ, inputs in recorded:
+        args = {_snake(key): value for key, value in inputs.items()}
+        if typ == "datadog:index/monitor:Monitor":
+            view["monitors"].append(datadog_assets.monitor_document(args))
+        elif typ == "datadog:index/dashboardJson:DashboardJson":
+            view["dashboards"].append(json.loads(args["dashboard"]))
+        elif typ == "datadog:index/serviceLevelObjective:ServiceLevelObjective":
+            view["slos"].append({key: args[key] for key in SLO_KEYS})
+        elif typ == "datadog:index/spansMetric:SpansMetric":
+            args["compute"] = {_snake(k): v for k, v in args["compute"].items()}
+            args["group_bies"] = [{_snake(k): v for k, v in g.items()} for g in args.get("group_bies") or []]
+            view["spans_metrics"].append(datadog_assets.spans_metric_document(args))
+    return view
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 
+from components import datadog_assets
 from local.stack import LocalStack
 
 # "rivers" finds River (a medium hub), The Burning Rivers, and Earth, the hub with 640 backlinks.
@@ -88,7 +89,21 @@ def test_the_local_views_list_every_deployed_resource_and_the_recorded_monitorin
     assert "gateway" in distribution["note"]
     assert resources["outputs"]["pagesTableName"] == local_stack.outputs["pagesTableName"]
     assert monitoring.status_code == 200
-    assert all(r["type"].startswith("datadog:") for r in monitoring.json()["resources"])
+    view = monitoring.json()
+    assert all(r["type"].startswith("datadog:") for r in view["resources"])
+    # The recorded assets, in Datadog's API formats, filled with this local deployment's resources.
+    assert len(view["monitors"]) == len(datadog_assets.monitors())
+    assert {d["title"] for d in view["dashboards"]} == {"WikiRoam overview (dev)", "WikiRoam cache pipeline (dev)"}
+    assert [slo["name"] for slo in view["slos"]] == ["WikiRoam API availability (dev)"]
+    assert {m["data"]["id"] for m in view["spans_metrics"]} >= {
+        "wikiroam.dev.wiki.requests",
+        "wikiroam.dev.pipeline.pages",
+    }
+    text = json.dumps(view)
+    assert "${" not in text
+    api_function = next(r["id"] for r in by_type["aws:lambda/function:Function"] if "api" in r["name"])
+    assert f"functionname IN ({api_function.lower()}," in text
+    assert f"topicname:{local_stack.outputs['cacheTopicArn'].rsplit(':', 1)[-1].lower()}" in text
 
 
 def test_given_an_unknown_api_route_then_the_gateway_answers_like_an_http_api(local_stack):
