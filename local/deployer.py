@@ -40,6 +40,7 @@ ACCOUNT = "123456789012"
 RECORDED_ONLY: dict[str, str] = {
     "command:local:Command": "builds the Lambda layer with pip for AWS; locally functions use the project's venv",
     "pulumi:providers:aws": "a provider for another region (the certificate's); the local AWS has one region",
+    "pulumi:providers:datadog": "the Datadog provider of the recorded Datadog resources; it reaches no Datadog",
     "aws:cloudfront/originAccessControl:OriginAccessControl": "the local gateway plays CloudFront",
     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": "the local gateway adds these headers itself",
     "aws:cloudfront/distribution:Distribution": "the local gateway plays CloudFront",
