@@ -10,6 +10,8 @@ import pytest
 from components import datadog_assets as assets
 from functions import telemetry
 from tests.support.datadog_models import (
+    MONITOR_ONLY_PLACEHOLDERS,
+    PLACEHOLDERS,
     StrictModelError,
     load_catalogue,
     load_monitor,
@@ -180,26 +182,8 @@ def test_given_the_slo_burn_rate_monitor_then_it_watches_the_deployed_slo_with_a
 
 
 def test_given_the_assets_then_they_use_only_the_placeholders_the_component_fills():
-    known = {
-        "env",
-        "service",
-        "team",
-        "notify",
-        "runbook_url",
-        "region",
-        "span_metric_prefix",
-        "overview_dashboard_url",
-        "pipeline_dashboard_url",
-        "slo_id",
-        "api_id",
-        "state_machine_arn",
-        "pages_table",
-        "links_table",
-        "topic_name",
-        "dlq_name",
-        "distribution_id",
-        *(f"{role}_function" for role in ("api", "trigger", "cache_start", "cache_info", "cache_backlinks", "shipper")),
-    }
+    # The dashboards' placeholders, and what only monitors need: their links, who to notify, the SLO they watch.
+    known = PLACEHOLDERS | MONITOR_ONLY_PLACEHOLDERS | {"notify", "slo_id"}
     used = set().union(
         *(assets.placeholders(m.document) for m in MONITORS), *map(assets.placeholders, assets.slos().values())
     )
