@@ -22,7 +22,7 @@ from components.environment import shipper_environment
 from components.lambda_function import FunctionSize, LambdaFunction, LambdaFunctionArgs
 from components.policies import shipper_statements
 from functions.settings import otlp_headers
-from functions.telemetry import SPAN_FILTER_PATTERN
+from functions.contract import SPAN_FILTER_PATTERN
 
 # Every event of the state machine's log group: the shipper needs the whole execution history.
 ALL_EVENTS_PATTERN = ""

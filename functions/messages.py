@@ -147,18 +147,17 @@ class CacheRequestPublisher:
     def publish(self, request: CacheRequest) -> str:
         """Publish one request under a PRODUCER span whose context travels in the message attributes."""
         topic = self._topic_arn.rsplit(":", 1)[-1]
-        with telemetry.tracer().start_as_current_span(
+        with telemetry.aws_call_span(
             f"publish {topic}",
             kind=SpanKind.PRODUCER,
+            service="SNS",
+            method="Publish",
             attributes={
                 "messaging.system": "aws_sns",
                 "messaging.operation.type": "send",
                 "messaging.operation.name": "publish",
                 "messaging.destination.name": topic,
                 "messaging.batch.message_count": len(request.pages),
-                "rpc.system": "aws-api",
-                "rpc.service": "SNS",
-                "rpc.method": "Publish",
             },
         ) as span:
             response = self._client.publish(
@@ -185,13 +184,12 @@ class PipelineStarter:
             name = execution_name(page, message_id)
             # The CLIENT span of the call is opened here, not by the client hook, so that its context is the
             # one `_trace` carries: the execution span is its child.
-            with telemetry.tracer().start_as_current_span(
+            with telemetry.aws_call_span(
                 "SFN.StartExecution",
                 kind=SpanKind.CLIENT,
+                service="SFN",
+                method="StartExecution",
                 attributes={
-                    "rpc.system": "aws-api",
-                    "rpc.service": "SFN",
-                    "rpc.method": "StartExecution",
                     "aws.step_functions.state_machine.arn": self._state_machine_arn,
                     "aws.step_functions.execution.name": name,
                     "wikiroam.page.id": page.pageid,

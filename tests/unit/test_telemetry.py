@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind
 
 from functions import __version__, settings, telemetry
 from functions.messages import PageRef, execution_input
-from tests.conftest import load_event
+from tests.conftest import EVENTS, load_event
 from tests.support.telemetry import TEST_ENV, LambdaContext, attributes
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"
@@ -345,6 +345,29 @@ def test_the_z1_dictionary_never_changes():
     assert hashlib.sha256(span_dictionary()).hexdigest() == (
         "89dd59e07f08e663429646dec3a1d4588899cc9f0d070abf6e4deaf30437bc24"
     )
+
+
+def test_given_a_line_written_with_z1_when_the_version_changes_then_it_still_decodes(monkeypatch):
+    # A z1 line as the functions wrote it (tests/events/span_line_z1.txt, written by WikiRoam 0.1.0), read
+    # after a version bump: the dictionary's inputs are frozen, so the bump cannot change it.
+    import functions
+
+    line = (EVENTS / "span_line_z1.txt").read_text().strip()
+    monkeypatch.setattr(functions, "__version__", "9.9.9")
+    telemetry.span_dictionary.cache_clear()
+    try:
+        request = telemetry.decode_span_line(line)
+    finally:
+        telemetry.span_dictionary.cache_clear()
+    spans = request.resource_spans[0].scope_spans[0].spans
+    assert [s.name for s in spans] == ["GET", "cache-backlinks"]
+    assert attributes(spans[1])["wikiroam.page.id"] == 1952
+    assert set(telemetry.DICTIONARIES) == {"z1"}
+
+
+def test_given_a_line_naming_a_dictionary_nobody_wrote_then_it_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown encoding 'z9'"):
+        telemetry.decode_span_line(f"{telemetry.SPAN_MARKER} z9:AAAA")
 
 
 def test_lines_of_the_first_encoding_still_decode():

@@ -40,6 +40,18 @@ def test_given_a_cache_request_when_published_then_a_producer_span_travels_in_th
     assert carried["Value"].startswith(f"00-{producer.trace_id.hex()}-{producer.span_id.hex()}-")
 
 
+def test_given_a_span_that_only_looks_like_the_calls_then_the_hook_still_nests_the_call_under_it(aws, span_log):
+    # Only `aws_call_span` claims a call: a span with the same rpc attributes opened any other way is a parent.
+    sns = telemetry.instrument_client(aws.sns)
+    with telemetry.tracer().start_as_current_span(
+        "look-alike", attributes={"rpc.service": "SNS", "rpc.method": "Publish"}
+    ):
+        sns.publish(TopicArn=aws.topic_arn, Message="{}")
+    look_alike, call = span_log.named("look-alike"), span_log.named("SNS.Publish")
+    assert call.parent_span_id == look_alike.span_id
+    assert call.kind == Span.SPAN_KIND_CLIENT
+
+
 def test_given_an_instrumented_dynamodb_client_then_each_call_is_a_client_span_with_its_table(aws, span_log):
     pages = PageStore(telemetry.instrument_client(aws.dynamodb), aws.pages_table)
     with telemetry.tracer().start_as_current_span("parent") as parent:
