@@ -24,8 +24,6 @@ Each patch is installed by `install_fidelity_patches()` and undone on exit; each
 
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
 import json
 import logging
@@ -38,6 +36,9 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
+
+from functions.shipping import LogEvent
+from local.awslogs import encode_awslogs
 
 logger = logging.getLogger(__name__)
 
@@ -374,17 +375,9 @@ def _patched_log_subscriptions(invoker: AsyncInvoker) -> Iterator[None]:
         matching = [event for event in log_events if matches_filter_pattern(pattern, event["message"])]
         if not matching:
             return
-        data = {
-            "messageType": "DATA_MESSAGE",
-            "owner": self.account_id,
-            "logGroup": log_group_name,
-            "logStream": log_stream_name,
-            "subscriptionFilters": [filter_name],
-            "logEvents": matching,
-        }
-        compressed = gzip.compress(json.dumps(data, separators=(",", ":")).encode())
-        event = {"awslogs": {"data": base64.b64encode(compressed).decode()}}
-        invoker.submit(self.get_function(function_arn), event)
+        events = [LogEvent(str(e["id"]), int(e["timestamp"]), str(e["message"])) for e in matching]
+        payload = encode_awslogs(log_group_name, log_stream_name, events, filter_name, owner=self.account_id)
+        invoker.submit(self.get_function(function_arn), payload)
 
     with (
         _patch(LogGroup, "put_subscription_filter", put_subscription_filter),

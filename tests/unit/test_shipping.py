@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from functions import settings, telemetry
+from functions.backoff import retry_after_seconds
 from functions.errors import ConfigurationError
 from functions.handlers import shipper as shipper_handler
 from functions.shipping import (
@@ -27,13 +28,12 @@ from functions.shipping import (
     TransportError,
     count_spans,
     decode_awslogs,
-    encode_awslogs,
     iter_spans,
     parse_state_machine_event,
-    retry_after_seconds,
     split_requests,
     state_machine_spans,
 )
+from local.awslogs import encode_awslogs
 from tests.support.telemetry import TEST_ENV, LambdaContext, attributes
 
 ARN = "arn:aws:states:us-east-1:123456789012:express:wikiroam-cache:1000-95df01b4:3f2c5a1e"
