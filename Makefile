@@ -9,11 +9,13 @@ SYNCED := $(VENV)/.synced
 .PHONY: dev test lint pr lock system-deps clean
 
 # The virtualenv, synced to the pinned requirements; redone whenever they change.
-$(SYNCED): requirements/dev.txt
+$(SYNCED): requirements/dev.txt pyproject.toml
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || { echo "Installing uv $(UV_VERSION)"; $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"; }
 	@test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
 	@echo "Syncing $(VENV) with requirements/dev.txt"
 	@$(UV) pip sync --quiet --python $(BIN)/python requirements/dev.txt
+	@echo "Installing the wikiroam command into $(VENV)"
+	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --editable .
 	@touch $@
 
 ## dev: run all of WikiRoam locally (sample wiki, moto, the deployed program, gateway) at http://127.0.0.1:$${WIKIROAM_PORT:-8000}
@@ -37,11 +39,14 @@ lint: $(SYNCED)
 ## pr: everything a change must pass
 pr: lint test
 
-## lock: re-pin requirements/*.txt from requirements/*.in (no registry addresses recorded)
+## lock: re-pin requirements/*.txt from requirements/*.in (no registry addresses recorded). dev.txt first: the
+## layer and runtime pins are constrained to it, so the Lambda layer deploys exactly what the tests ran.
 lock:
-	@for name in layer runtime dev; do \
+	@$(UV) pip compile --quiet --python-version 3.11 --no-header --annotation-style line \
+		requirements/dev.in -o requirements/dev.txt
+	@for name in layer runtime; do \
 		$(UV) pip compile --quiet --python-version 3.11 --no-header --annotation-style line \
-			requirements/$$name.in -o requirements/$$name.txt || exit 1; \
+			--constraint requirements/dev.txt requirements/$$name.in -o requirements/$$name.txt || exit 1; \
 	done
 
 clean:
