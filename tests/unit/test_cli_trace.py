@@ -203,11 +203,15 @@ def test_given_no_span_of_the_trace_then_it_names_the_groups_and_window_searched
     assert "--since" in err
 
 
-def test_the_wikiroam_script_runs_the_cli_from_any_directory(tmp_path):
+def test_the_installed_wikiroam_command_runs_the_cli_from_any_directory(tmp_path):
+    import shutil
     import subprocess
+    import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "scripts" / "wikiroam"
+    # `make dev` and `make test` install the project into the virtualenv, with its console script.
+    script = shutil.which("wikiroam", path=str(Path(sys.executable).parent))
+    assert script is not None, "wikiroam is not installed in the virtualenv: run `make test` (or `make dev`)"
 
     helped = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True, check=False)
     refused = subprocess.run([str(script), "trace", "xyz"], cwd=tmp_path, capture_output=True, text=True, check=False)

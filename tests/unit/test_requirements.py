@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements"
@@ -31,11 +28,3 @@ def test_given_the_lambda_layer_then_every_package_it_pins_is_the_version_the_te
 def test_given_the_runtime_requirements_then_they_agree_with_the_tests_too():
     runtime, dev = pins("runtime"), pins("dev")
     assert {name: (version, dev.get(name)) for name, version in runtime.items() if dev.get(name) != version} == {}
-
-
-def test_given_the_virtualenv_then_the_wikiroam_command_is_installed_and_answers():
-    command = shutil.which("wikiroam", path=str(Path(sys.executable).parent))
-    assert command is not None, "wikiroam is not installed in the virtualenv: run `make test` (or `make dev`)"
-    result = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert "trace" in result.stdout
