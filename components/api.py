@@ -12,14 +12,8 @@ import pulumi_aws as aws
 from components.environment import TableNames, WikiConfig, api_environment
 from components.lambda_function import FunctionSize, LambdaFunction, LambdaFunctionArgs
 from components.policies import api_statements
+from functions.contract import API_ROUTES
 
-# Route role -> route key. The function routes by path itself; these keep anything else off it (404 at the edge).
-ROUTES = {
-    "health": "GET /api/health",
-    "search": "GET /api/search",
-    "page": "GET /api/pages/{pageid}",
-    "backlinks": "GET /api/pages/{pageid}/backlinks",
-}
 # One JSON object per request in the access log ($context variables of HTTP APIs).
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -121,7 +115,7 @@ class Api(pulumi.ComponentResource):
             timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        for role, route_key in ROUTES.items():
+        for role, route_key in API_ROUTES.items():
             aws.apigatewayv2.Route(
                 f"{name}-route-{role}",
                 api_id=self.http_api.id,

@@ -10,45 +10,26 @@ backlinks run cut short near the function's timeout (its progress is saved, a re
 timed out (`Sandbox.Timedout`), and the Lambda service's own errors. Deterministic failures (a bad payload, a
 lost claim, a wiki API error) are not retried. Every task catches everything else into `CachingFailed`, which
 fails the execution with the real error name and cause (Step Functions' own `States.*` errors go to
-`CachingStepFailed`, see below).
+`CachingStepFailed`, see `functions.contract`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from functions.caching import RETRY_MAX_ATTEMPTS, TRANSIENT_ERRORS
+from functions.contract import (
+    FAILED_STATE,
+    LAMBDA_SERVICE_ERRORS,
+    RETRY_BACKOFF_RATE,
+    RETRY_INTERVAL_SECONDS,
+    RETRY_MAX_ATTEMPTS,
+    RETRY_MAX_DELAY_SECONDS,
+    SERVICE_FAILED_STATE,
+    STEP_FUNCTIONS_ERRORS,
+    TRANSIENT_ERRORS,
+)
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-# Error names come from the exception classes the functions raise: Step Functions matches the `errorType`.
-# The functions own the list (a step marks its page failed when no retry is left); the definition follows it.
-LAMBDA_SERVICE_ERRORS = (
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    # The function ran out of time (a slow wiki): every step is idempotent and the backlinks one resumes, so a
-    # retry is safe; without it the page would wait out its claim's lease as `pending`.
-    "Sandbox.Timedout",
-)
-RETRY_INTERVAL_SECONDS = 2
-RETRY_BACKOFF_RATE = 2.0
-# Express workflows stop at five minutes: keep the retries of the longest task well inside that.
-RETRY_MAX_DELAY_SECONDS = 20
-# Step Functions' own errors a task can end with. A Fail state may not raise a name with the reserved `States.`
-# prefix (moto refuses it outright), so these fail the execution as `CachingStepFailed` with the original name
-# at the start of the cause. (`States.TaskFailed` is absent on purpose: in a Catch it matches every task error.)
-SERVICE_ERRORS = (
-    "States.Timeout",
-    "States.HeartbeatTimeout",
-    "States.Permissions",
-    "States.ResultPathMatchFailure",
-    "States.ParameterPathFailure",
-    "States.DataLimitExceeded",
-    "States.IntrinsicFailure",
-)
-FAILED_STATE = "CachingFailed"
-SERVICE_FAILED_STATE = "CachingStepFailed"
 
 
 def _task(function_arn: str, result_path: str, next_state: str) -> dict[str, Any]:
@@ -80,7 +61,7 @@ def _task(function_arn: str, result_path: str, next_state: str) -> dict[str, Any
             }
         ],
         "Catch": [
-            {"ErrorEquals": list(SERVICE_ERRORS), "ResultPath": "$.error", "Next": SERVICE_FAILED_STATE},
+            {"ErrorEquals": list(STEP_FUNCTIONS_ERRORS), "ResultPath": "$.error", "Next": SERVICE_FAILED_STATE},
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FAILED_STATE},
         ],
         "Next": next_state,

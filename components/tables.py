@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from functions.store import FROMID_INDEX
+from functions.contract import LINKS_BY_SOURCE_INDEX
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Tables(pulumi.ComponentResource):
             ],
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                    name=FROMID_INDEX, hash_key="fromid", range_key="toid", projection_type="ALL"
+                    name=LINKS_BY_SOURCE_INDEX, hash_key="fromid", range_key="toid", projection_type="ALL"
                 )
             ],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),

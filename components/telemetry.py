@@ -21,8 +21,8 @@ import pulumi_aws as aws
 from components.environment import shipper_environment
 from components.lambda_function import FunctionSize, LambdaFunction, LambdaFunctionArgs
 from components.policies import shipper_statements
-from functions.settings import otlp_headers
 from functions.contract import SPAN_FILTER_PATTERN
+from functions.settings import otlp_headers
 
 # Every event of the state machine's log group: the shipper needs the whole execution history.
 ALL_EVENTS_PATTERN = ""

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions import telemetry
-from functions.errors import ClaimLost, WikiPageNotFound, WikiRateLimited, WikiRoamError, WikiUnavailable
+from functions.contract import CLAIM_LEASE_SECONDS, RETRY_MAX_ATTEMPTS, TRANSIENT_ERRORS
+from functions.errors import BacklinksNotFinished, ClaimLost, WikiPageNotFound
 from functions.messages import PageRef
-from functions.store import BacklinksStatus, LinkRecord, LinkStore, PageStore, WriteThrottled
+from functions.store import BacklinksStatus, LinkRecord, LinkStore, PageStore
 from functions.wiki import WikiClient
 
-# How long a claim keeps other executions off a page; past it, a stalled execution's page can be taken over.
-LEASE_SECONDS = 15 * 60
 # Stop fetching backlinks while this much of the invocation's time is left, so progress is saved cleanly.
 TIME_MARGIN_SECONDS = 10.0
 
@@ -24,21 +23,6 @@ TIME_MARGIN_SECONDS = 10.0
 CACHE_OUTCOME = "wikiroam.cache.outcome"
 CACHE_ERROR = "wikiroam.cache.error"
 BACKLINKS_WRITTEN = "wikiroam.backlinks.written"
-
-
-class BacklinksNotFinished(WikiRoamError):
-    """The invocation ran short of time; progress is saved and a retry resumes from there."""
-
-
-# The state machine's retry policy, here so a step knows when its failure is the execution's last word:
-# these errors are retried (components/cache_workflow.py builds the Retry from them), up to this many times.
-TRANSIENT_ERRORS = (
-    WikiUnavailable.__name__,
-    WikiRateLimited.__name__,
-    WriteThrottled.__name__,
-    BacklinksNotFinished.__name__,
-)
-RETRY_MAX_ATTEMPTS = 3
 
 
 def is_final_failure(error: BaseException, retry_count: int) -> bool:
@@ -58,7 +42,7 @@ class CacheSteps:
 
     def start(self, page: PageRef, owner: str) -> dict[str, Any]:
         """Claim the page for this execution, or say why there is nothing to do."""
-        if self.pages.claim(page.pageid, page.title, owner, self.clock(), LEASE_SECONDS):
+        if self.pages.claim(page.pageid, page.title, owner, self.clock(), CLAIM_LEASE_SECONDS):
             return {"proceed": True, "reason": "claimed"}
         record = self.pages.get(page.pageid)
         reason = "cached" if record is not None and record.cached else "in_progress"

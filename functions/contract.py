@@ -23,3 +23,78 @@ API_OPERATION = "wikiroam.api.request"
 TRIGGER_OPERATION = "wikiroam.cache.trigger"
 STEP_OPERATION = "wikiroam.cache.step"
 WIKI_OPERATION = "wikiroam.wiki.request"
+
+
+# --- the cache pipeline's errors and retry policy
+# Step Functions' Retry and Catch match a failed task's `errorType`, which is the raised exception's class
+# name: functions/errors.py has one class per name below, and the state machine is built from these tuples.
+
+INVALID_CACHE_REQUEST = "InvalidCacheRequest"
+INVALID_TASK_PAYLOAD = "InvalidTaskPayload"
+CONFIGURATION_ERROR = "ConfigurationError"
+WIKI_UNAVAILABLE = "WikiUnavailable"
+WIKI_RATE_LIMITED = "WikiRateLimited"
+WIKI_API_ERROR = "WikiApiError"
+WIKI_BAD_RESPONSE = "WikiBadResponse"
+WRITE_THROTTLED = "WriteThrottled"
+CLAIM_LOST = "ClaimLost"
+BACKLINKS_NOT_FINISHED = "BacklinksNotFinished"
+PIPELINE_ERRORS = (
+    INVALID_CACHE_REQUEST,
+    INVALID_TASK_PAYLOAD,
+    CONFIGURATION_ERROR,
+    WIKI_UNAVAILABLE,
+    WIKI_RATE_LIMITED,
+    WIKI_API_ERROR,
+    WIKI_BAD_RESPONSE,
+    WRITE_THROTTLED,
+    CLAIM_LOST,
+    BACKLINKS_NOT_FINISHED,
+)
+# Retried by every task (a step knows its failure is the execution's last word when none is left): the wiki
+# being unavailable or rate limiting, DynamoDB throttling, a backlinks run cut short near the timeout.
+TRANSIENT_ERRORS = (WIKI_UNAVAILABLE, WIKI_RATE_LIMITED, WRITE_THROTTLED, BACKLINKS_NOT_FINISHED)
+# The Lambda service's own errors, retried too. `Sandbox.Timedout` is a function that ran out of time (a slow
+# wiki): every step is idempotent and the backlinks one resumes, so a retry is safe.
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Sandbox.Timedout",
+)
+# Step Functions' own errors a task can end with. A Fail state may not raise a name with the reserved `States.`
+# prefix (moto refuses it outright), so these fail the execution as `CachingStepFailed` with the original name
+# at the start of the cause. (`States.TaskFailed` is absent on purpose: in a Catch it matches every task error.)
+STEP_FUNCTIONS_ERRORS = (
+    "States.Timeout",
+    "States.HeartbeatTimeout",
+    "States.Permissions",
+    "States.ResultPathMatchFailure",
+    "States.ParameterPathFailure",
+    "States.DataLimitExceeded",
+    "States.IntrinsicFailure",
+)
+FAILED_STATE = "CachingFailed"
+SERVICE_FAILED_STATE = "CachingStepFailed"
+RETRY_MAX_ATTEMPTS = 3
+RETRY_INTERVAL_SECONDS = 2
+RETRY_BACKOFF_RATE = 2.0
+# Express workflows stop at five minutes: keep the retries of the longest task well inside that.
+RETRY_MAX_DELAY_SECONDS = 20
+
+# How long a claim keeps other executions off a page; past it, a stalled execution's page can be taken over.
+CLAIM_LEASE_SECONDS = 15 * 60
+
+# --- the tables and the HTTP API
+
+# The links table's index by the linking page (`fromid`), which the tables component creates.
+LINKS_BY_SOURCE_INDEX = "fromid-index"
+# Route role -> API Gateway route key. The component deploys exactly these; the api function routes on the
+# event's `routeKey` with them, so anything else never reaches it (API Gateway answers 404 at the edge).
+API_ROUTES = {
+    "health": "GET /api/health",
+    "search": "GET /api/search",
+    "page": "GET /api/pages/{pageid}",
+    "backlinks": "GET /api/pages/{pageid}/backlinks",
+}

@@ -1,4 +1,8 @@
-"""Exceptions with stable names: Step Functions matches Retry and Catch on them, the API maps them to status codes."""
+"""Exceptions with stable names: Step Functions matches Retry and Catch on them, the API maps them to status codes.
+
+Each name Step Functions matches is also a constant of `functions.contract`, which the state machine is built
+from; a test holds the two together.
+"""
 
 from __future__ import annotations
 
@@ -50,3 +54,11 @@ class InvalidTaskPayload(WikiRoamError):
 
 class ClaimLost(WikiRoamError):
     """Another execution took over the page this execution was caching."""
+
+
+class WriteThrottled(WikiRoamError):
+    """DynamoDB kept returning unprocessed items past the retry budget."""
+
+
+class BacklinksNotFinished(WikiRoamError):
+    """The invocation ran short of time; progress is saved and a retry resumes from there."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.caching import LEASE_SECONDS
+from functions.contract import CLAIM_LEASE_SECONDS
 from functions.errors import WikiPageNotFound
 from functions.messages import CacheRequest, CacheRequestPublisher, PageRef, Reason
 from functions.store import LinkStore, PageRecord, PageStore
@@ -95,7 +95,7 @@ class Reader:
         if record.cached:
             return False
         # A live claim means an execution is at work on it; a stale one means it stalled and needs another.
-        return record.claimed_at is None or record.claimed_at < self.clock() - LEASE_SECONDS
+        return record.claimed_at is None or record.claimed_at < self.clock() - CLAIM_LEASE_SECONDS
 
     def _request_caching(self, pages: list[PageRef], reason: Reason) -> None:
         if not pages:

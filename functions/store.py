@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from functions.errors import ClaimLost, WikiRoamError
+from functions.errors import ClaimLost, WikiRoamError, WriteThrottled
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -25,15 +25,10 @@ BacklinksStatus = Literal["pending", "complete", "partial", "failed"]
 # DynamoDB's own limits per request.
 BATCH_WRITE_SIZE = 25
 BATCH_GET_SIZE = 100
-FROMID_INDEX = "fromid-index"
 
 
 class InvalidCursor(WikiRoamError, ValueError):
     """A pagination cursor that this API did not hand out."""
-
-
-class WriteThrottled(WikiRoamError):
-    """DynamoDB kept returning unprocessed items past the retry budget."""
 
 
 @dataclass(frozen=True)

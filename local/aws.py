@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from functions.store import FROMID_INDEX
+from functions.contract import LINKS_BY_SOURCE_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -113,7 +113,7 @@ def links_table_spec(name: str) -> dict[str, Any]:
         ],
         "GlobalSecondaryIndexes": [
             {
-                "IndexName": FROMID_INDEX,
+                "IndexName": LINKS_BY_SOURCE_INDEX,
                 "KeySchema": [
                     {"AttributeName": "fromid", "KeyType": "HASH"},
                     {"AttributeName": "toid", "KeyType": "RANGE"},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions import telemetry
+from functions.contract import API_ROUTES
 from functions.errors import WikiError, WikiUnavailable
 from functions.messages import CacheRequestPublisher
 from functions.reader import Reader
@@ -87,16 +87,16 @@ def parse_limit(raw: str | None) -> int:
 
 
 class Api:
-    """Routes HTTP API events to the reader."""
+    """Routes HTTP API events to the reader, by the event's route key (`functions.contract.API_ROUTES`)."""
 
     def __init__(self, reader: Reader) -> None:
         self._reader = reader
-        self._routes: list[tuple[re.Pattern[str], Callable[[re.Match[str], Mapping[str, str]], Response]]] = [
-            (re.compile(r"/api/health"), self._health),
-            (re.compile(r"/api/search"), self._search),
-            (re.compile(r"/api/pages/(?P<pageid>[^/]+)"), self._page),
-            (re.compile(r"/api/pages/(?P<pageid>[^/]+)/backlinks"), self._backlinks),
-        ]
+        self._routes: dict[str, Callable[[Mapping[str, str], Mapping[str, str]], Response]] = {
+            API_ROUTES["health"]: self._health,
+            API_ROUTES["search"]: self._search,
+            API_ROUTES["page"]: self._page,
+            API_ROUTES["backlinks"]: self._backlinks,
+        }
 
     def __call__(self, event: Mapping[str, Any], context: Any) -> Response:
         """Answer one request; every failure is a JSON error, never a traceback."""
@@ -123,35 +123,30 @@ class Api:
             return error_response(ApiError(500, "internal_error", "Something went wrong on our side; it is logged."))
 
     def _dispatch(self, event: Mapping[str, Any]) -> Response:
-        http = event.get("requestContext", {}).get("http", {})
-        method, path = http.get("method"), event.get("rawPath") or http.get("path")
-        if not isinstance(method, str) or not isinstance(path, str):
-            raise ApiError(400, "bad_request", "The request is not an HTTP API (payload v2) event.")
+        # API Gateway invokes the function for its deployed routes only (anything else is its own 404), and
+        # names the route in `routeKey` with the path's parameters beside it.
+        route = self._routes.get(str(event.get("routeKey")))
+        if route is None:
+            raise ApiError(400, "bad_request", "The request is not an HTTP API (payload v2) event of a WikiRoam route.")
+        parameters = event.get("pathParameters") or {}
         query = event.get("queryStringParameters") or {}
-        for pattern, route in self._routes:
-            match = pattern.fullmatch(path.rstrip("/") or "/")
-            if match is None:
-                continue
-            if method != "GET":
-                raise ApiError(405, "method_not_allowed", f"{path} answers GET only.")
-            return route(match, query)
-        raise ApiError(404, "not_found", f"No route for {path}; see the README for the API.")
+        return route(parameters, query)
 
-    def _health(self, match: re.Match[str], query: Mapping[str, str]) -> Response:
+    def _health(self, parameters: Mapping[str, str], query: Mapping[str, str]) -> Response:
         return json_response(200, {"status": "ok"})
 
-    def _search(self, match: re.Match[str], query: Mapping[str, str]) -> Response:
+    def _search(self, parameters: Mapping[str, str], query: Mapping[str, str]) -> Response:
         return json_response(200, self._reader.search(parse_query(query.get("q"))))
 
-    def _page(self, match: re.Match[str], query: Mapping[str, str]) -> Response:
-        pageid = parse_pageid(match["pageid"])
+    def _page(self, parameters: Mapping[str, str], query: Mapping[str, str]) -> Response:
+        pageid = parse_pageid(parameters.get("pageid"))
         page = self._reader.page(pageid)
         if page is None:
             raise ApiError(404, "page_not_found", f"The wiki has no page with id {pageid}.")
         return json_response(200, page)
 
-    def _backlinks(self, match: re.Match[str], query: Mapping[str, str]) -> Response:
-        pageid = parse_pageid(match["pageid"])
+    def _backlinks(self, parameters: Mapping[str, str], query: Mapping[str, str]) -> Response:
+        pageid = parse_pageid(parameters.get("pageid"))
         try:
             body = self._reader.backlinks(pageid, query.get("cursor"), parse_limit(query.get("limit")))
         except InvalidCursor as error:

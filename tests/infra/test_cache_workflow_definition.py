@@ -7,8 +7,7 @@ import json
 import pytest
 
 from components.cache_workflow import LAMBDA_INVOKE, state_machine_definition
-from functions.caching import BacklinksNotFinished
-from functions.errors import ClaimLost, InvalidTaskPayload, WikiApiError, WikiPageNotFound
+from functions.errors import BacklinksNotFinished, ClaimLost, InvalidTaskPayload, WikiApiError, WikiPageNotFound
 from functions.messages import parse_task_event
 
 ARNS = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in ("start", "info", "backlinks")}

@@ -9,10 +9,18 @@ import boto3
 import pytest
 
 from functions import settings
-from functions.caching import BacklinksNotFinished
-from functions.errors import ClaimLost, InvalidCacheRequest, InvalidTaskPayload, WikiApiError, WikiUnavailable
+from functions.contract import API_ROUTES
+from functions.errors import (
+    BacklinksNotFinished,
+    ClaimLost,
+    InvalidCacheRequest,
+    InvalidTaskPayload,
+    WikiApiError,
+    WikiUnavailable,
+)
 from functions.handlers import api, cache_steps, trigger
 from functions.store import BATCH_WRITE_SIZE, PageStore
+from local.gateway import Route
 from tests.conftest import load_event
 from tests.support.telemetry import attributes
 
@@ -56,10 +64,22 @@ def env(aws, wiki, monkeypatch):
     return values
 
 
+# The deployed routes, matched as API Gateway matches them (the function only ever sees a matched route).
+ROUTES = [Route(*key.split(" ", 1), function_arn="api") for key in API_ROUTES.values()]
+
+
 def call_api(path: str, query: dict[str, str] | None = None, method: str = "GET") -> tuple[int, dict]:
+    matched = next(((r, p) for r in ROUTES if (p := r.match(method, path)) is not None), None)
+    if matched is None:
+        # What an HTTP API answers itself for a request none of its routes serves: the function is not invoked.
+        return 404, {"message": "Not Found"}
+    route, parameters = matched
     event = load_event("api_search")
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = method
+    event["routeKey"] = event["requestContext"]["routeKey"] = route.key
+    if parameters:
+        event["pathParameters"] = parameters
     event.pop("queryStringParameters")
     if query is not None:
         event["queryStringParameters"] = query
@@ -227,8 +247,17 @@ def test_backlinks_of_a_page_never_opened_are_404_page_not_cached(env):
 
 def test_health_unknown_routes_and_methods(env):
     assert call_api("/api/health") == (200, {"status": "ok"})
-    assert call_api("/api/nope")[1]["error"]["code"] == "not_found"
-    assert call_api("/api/search", {"q": "x"}, method="POST")[0] == 405
+    # Unknown paths and methods are API Gateway's to answer: they never reach the function.
+    assert call_api("/api/nope") == (404, {"message": "Not Found"})
+    assert call_api("/api/search", {"q": "x"}, method="POST") == (404, {"message": "Not Found"})
+
+
+def test_given_an_event_of_no_wikiroam_route_then_the_function_answers_400_not_a_500(env):
+    event = load_event("api_search")
+    event["routeKey"] = "POST /api/search"
+    response = api.handler(event, Context())
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "bad_request"
 
 
 def test_given_a_missing_setting_then_the_first_invocation_fails_naming_it(env, monkeypatch):

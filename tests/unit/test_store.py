@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.errors import ClaimLost
-from functions.store import BATCH_WRITE_SIZE, LinkRecord, LinkStore, PageStore, WriteThrottled
+from functions.errors import ClaimLost, WriteThrottled
+from functions.store import BATCH_WRITE_SIZE, LinkRecord, LinkStore, PageStore
 
 NOW = 1_795_806_539.0
 LEASE = 900.0
