@@ -1,3 +1,17 @@
-"""WikiRoam's deployed code: the Lambda handlers and what they share."""
+"""WikiRoam's deployed code: the Lambda handlers and what they share.
+
+Three layers, each importing only the ones below it:
+
+| handler (`functions/handlers/`) | logic | data and messaging access |
+|---|---|---|
+| `api.handler` | `reader.Reader` | `store.PageStore`, `store.LinkStore`, `messaging.CacheRequestPublisher`, `wiki` |
+| `trigger.handler` | `trigger.Trigger` | `messaging.PipelineStarter` |
+| `cache_steps.start`, `.info`, `.backlinks` | `caching.CacheSteps` | `store.PageStore`, `store.LinkStore`, `wiki` |
+| `shipper.handler` | `shipping.Shipper` | the OTLP endpoint (`shipping.export.RequestsTransport`) |
+
+Beside them: `contract` (the names code and infrastructure share), `messages` (the pure message shapes),
+`settings` (each function's environment, read once), `errors`, `backoff`, and `telemetry` (the one module that
+configures OpenTelemetry).
+"""
 
 __version__ = "0.1.0"

@@ -11,7 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.contract import CLAIM_LEASE_SECONDS
 from functions.errors import WikiPageNotFound
-from functions.messages import CacheRequest, CacheRequestPublisher, PageRef, Reason
+from functions.messages import CacheRequest, PageRef, Reason
+from functions.messaging import CacheRequestPublisher
 from functions.store import LinkStore, PageRecord, PageStore
 from functions.wiki import WikiClient, WikiPage
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,11 +16,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions import telemetry
 from functions.contract import API_ROUTES
 from functions.errors import WikiError, WikiUnavailable
-from functions.messages import CacheRequestPublisher
+from functions.handlers import SandboxApp
+from functions.messaging import CacheRequestPublisher
 from functions.reader import Reader
 from functions.settings import api_settings
 from functions.store import InvalidCursor, LinkStore, PageStore
 from functions.wiki import WikiClient
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sns import SNSClient
 
 logger = logging.getLogger(__name__)
 
@@ -156,10 +160,10 @@ class Api:
         return json_response(200, body)
 
 
-def build(env: Mapping[str, str]) -> Api:
-    """The api function's handler, wired from its environment."""
+def build(env: Mapping[str, str], *, dynamodb: DynamoDBClient | None = None, sns: SNSClient | None = None) -> Api:
+    """The api function's handler, wired from its environment (and AWS clients, in tests)."""
     settings = api_settings(env)
-    dynamodb = telemetry.instrument_client(boto3.client("dynamodb"))
+    tables = telemetry.instrument_client(dynamodb or boto3.client("dynamodb"))
     return Api(
         Reader(
             # A reader is waiting: one quick retry at most, well inside API Gateway's 30 s limit.
@@ -170,22 +174,21 @@ def build(env: Mapping[str, str]) -> Api:
                 max_retries=1,
                 max_retry_after=2.0,
             ),
-            pages=PageStore(dynamodb, settings.pages_table),
-            links=LinkStore(dynamodb, settings.links_table),
-            publisher=CacheRequestPublisher(telemetry.instrument_client(boto3.client("sns")), settings.cache_topic_arn),
+            pages=PageStore(tables, settings.pages_table),
+            links=LinkStore(tables, settings.links_table),
+            publisher=CacheRequestPublisher(
+                telemetry.instrument_client(sns or boto3.client("sns")), settings.cache_topic_arn
+            ),
             search_limit=settings.search_limit,
             clock=time.time,
         )
     )
 
 
-_api: Api | None = None
+app = SandboxApp(build)
 
 
 @telemetry.traced_handler(telemetry.http_invocation, trigger="http", name="api", operation=telemetry.API_OPERATION)
 def handler(event: Mapping[str, Any], context: Any) -> Response:
     """Lambda entry point; the first invocation of a sandbox validates the environment and builds the clients."""
-    global _api  # noqa: PLW0603 (one instance per sandbox, reused across invocations)
-    if _api is None:
-        _api = build(os.environ)
-    return _api(event, context)
+    return app()(event, context)

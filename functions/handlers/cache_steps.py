@@ -7,19 +7,22 @@ own entry point (`start`, `info`, `backlinks`), and only that one runs in its sa
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from functions import telemetry
 from functions.caching import CacheSteps, is_final_failure
+from functions.handlers import SandboxApp
 from functions.messages import TaskEvent, parse_task_event
 from functions.settings import cache_settings
 from functions.store import LinkStore, PageStore
 from functions.wiki import WikiClient
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # Background work: be the first to back off when the wiki's replicas lag (API etiquette).
 ETL_MAXLAG_SECONDS = 5
@@ -27,10 +30,10 @@ ETL_MAXLAG_SECONDS = 5
 logger = logging.getLogger(__name__)
 
 
-def build(env: Mapping[str, str]) -> CacheSteps:
-    """The steps, wired from the environment."""
+def build(env: Mapping[str, str], *, dynamodb: DynamoDBClient | None = None) -> CacheSteps:
+    """The steps, wired from the environment (and a DynamoDB client, in tests)."""
     settings = cache_settings(env)
-    dynamodb = telemetry.instrument_client(boto3.client("dynamodb"))
+    tables = telemetry.instrument_client(dynamodb or boto3.client("dynamodb"))
     return CacheSteps(
         wiki=WikiClient(
             settings.wiki.api_url,
@@ -38,26 +41,19 @@ def build(env: Mapping[str, str]) -> CacheSteps:
             timeout=settings.wiki.timeout_seconds,
             maxlag=ETL_MAXLAG_SECONDS,
         ),
-        pages=PageStore(dynamodb, settings.pages_table),
-        links=LinkStore(dynamodb, settings.links_table),
+        pages=PageStore(tables, settings.pages_table),
+        links=LinkStore(tables, settings.links_table),
         max_backlinks=settings.max_backlinks,
         clock=time.time,
     )
 
 
-_steps: CacheSteps | None = None
-
-
-def _get_steps() -> CacheSteps:
-    global _steps  # noqa: PLW0603 (one instance per sandbox, reused across invocations)
-    if _steps is None:
-        _steps = build(os.environ)
-    return _steps
+app = SandboxApp(build)
 
 
 def _run(task: TaskEvent, step: Callable[[CacheSteps], dict[str, Any]]) -> dict[str, Any]:
     """Run one step; when its error ends the execution (no retry left), mark the page failed, then re-raise."""
-    steps = _get_steps()
+    steps = app()
     try:
         return step(steps)
     except Exception as error:

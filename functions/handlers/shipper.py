@@ -8,11 +8,11 @@ secret named by WIKIROAM_OTLP_SECRET_ARN (`{"endpoint": "<base URL>", "headers":
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from functions.errors import ConfigurationError
+from functions.handlers import SandboxApp
 from functions.settings import OTLP_SECRET_ARN, ShipperSettings, shipper_settings, traces_url
 from functions.shipping import Endpoint, RequestsTransport, Shipper, decode_awslogs
 
@@ -66,7 +66,7 @@ def build(env: Mapping[str, str], secret_reader: SecretReader = read_secret) -> 
     )
 
 
-_shipper: Shipper | None = None
+app = SandboxApp(build)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, int]:
@@ -74,9 +74,6 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, int]:
 
     Raising would make Lambda retry the whole batch and post again the requests that did arrive.
     """
-    global _shipper  # noqa: PLW0603 (one instance per sandbox, reused across invocations)
-    if _shipper is None:
-        _shipper = build(os.environ)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     seconds_left = (lambda: float(remaining()) / 1000.0) if remaining is not None else None
-    return _shipper.ship_batch(decode_awslogs(event), seconds_left).as_dict()
+    return app().ship_batch(decode_awslogs(event), seconds_left).as_dict()

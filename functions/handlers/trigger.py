@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from functions import telemetry
 from functions.errors import InvalidCacheRequest
-from functions.messages import CacheRequest, PipelineStarter
+from functions.handlers import SandboxApp
+from functions.messages import CacheRequest
+from functions.messaging import PipelineStarter
 from functions.settings import trigger_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 
 class Trigger:
@@ -42,14 +46,14 @@ def _sns_messages(event: Mapping[str, Any]) -> list[tuple[str, str]]:
     return messages
 
 
-def build(env: Mapping[str, str]) -> Trigger:
-    """The trigger function's handler, wired from its environment."""
+def build(env: Mapping[str, str], *, stepfunctions: SFNClient | None = None) -> Trigger:
+    """The trigger function's handler, wired from its environment (and a Step Functions client, in tests)."""
     settings = trigger_settings(env)
-    client = telemetry.instrument_client(boto3.client("stepfunctions"))
+    client = telemetry.instrument_client(stepfunctions or boto3.client("stepfunctions"))
     return Trigger(PipelineStarter(client, settings.state_machine_arn))
 
 
-_trigger: Trigger | None = None
+app = SandboxApp(build)
 
 
 @telemetry.traced_handler(
@@ -57,7 +61,4 @@ _trigger: Trigger | None = None
 )
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
-    global _trigger  # noqa: PLW0603 (one instance per sandbox, reused across invocations)
-    if _trigger is None:
-        _trigger = build(os.environ)
-    return _trigger(event, context)
+    return app()(event, context)

@@ -18,7 +18,7 @@ from functions.errors import (
     WikiApiError,
     WikiUnavailable,
 )
-from functions.handlers import api, cache_steps, trigger
+from functions.handlers import SandboxApp, api, cache_steps, trigger
 from functions.store import BATCH_WRITE_SIZE, PageStore
 from local.gateway import Route
 from tests.conftest import load_event
@@ -58,9 +58,9 @@ def env(aws, wiki, monkeypatch):
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(api, "_api", None)
-    monkeypatch.setattr(trigger, "_trigger", None)
-    monkeypatch.setattr(cache_steps, "_steps", None)
+    monkeypatch.setattr(api, "app", SandboxApp(api.build))
+    monkeypatch.setattr(trigger, "app", SandboxApp(trigger.build))
+    monkeypatch.setattr(cache_steps, "app", SandboxApp(cache_steps.build))
     return values
 
 

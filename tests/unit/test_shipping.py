@@ -17,6 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from functions import settings, telemetry
 from functions.backoff import retry_after_seconds
 from functions.errors import ConfigurationError
+from functions.handlers import SandboxApp
 from functions.handlers import shipper as shipper_handler
 from functions.shipping import (
     METRIC_NAMESPACE,
@@ -465,7 +466,7 @@ def test_given_a_batch_when_the_handler_runs_then_the_receiver_gets_the_same_spa
     monkeypatch.setenv(settings.OTLP_ENDPOINT, receiver)
     monkeypatch.setenv(settings.OTLP_HEADERS, "dd-api-key=secret")
     monkeypatch.setenv(settings.ENVIRONMENT, "test")
-    monkeypatch.setattr(shipper_handler, "_shipper", None)
+    monkeypatch.setattr(shipper_handler, "app", SandboxApp(shipper_handler.build))
     lines, ids = span_lines(3)
     events = [
         LogEvent("1", T0, lines[0]),

@@ -11,8 +11,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from functions import settings, telemetry
 from functions.errors import WikiUnavailable
-from functions.handlers import cache_steps, trigger
-from functions.messages import CacheRequest, CacheRequestPublisher, PageRef
+from functions.handlers import SandboxApp, cache_steps, trigger
+from functions.messages import CacheRequest, PageRef
+from functions.messaging import CacheRequestPublisher
 from functions.store import PageStore
 from functions.wiki import WikiClient
 from tests.conftest import load_event
@@ -89,7 +90,7 @@ def trigger_env(aws, monkeypatch):
         name="wikiroam-cache", definition=json.dumps(PASS_MACHINE), roleArn=role
     )["stateMachineArn"]
     monkeypatch.setenv(settings.STATE_MACHINE_ARN, machine)
-    monkeypatch.setattr(trigger, "_trigger", None)
+    monkeypatch.setattr(trigger, "app", SandboxApp(trigger.build))
     return machine
 
 
@@ -124,7 +125,7 @@ def steps_env(aws, monkeypatch):
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(cache_steps, "_steps", None)
+    monkeypatch.setattr(cache_steps, "app", SandboxApp(cache_steps.build))
 
 
 def test_given_a_task_with_trace_in_its_input_then_the_step_and_its_dynamodb_calls_hang_under_the_state(
