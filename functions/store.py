@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from functions.backoff import full_jitter
 from functions.errors import ClaimLost, WikiRoamError, WriteThrottled
 
 if TYPE_CHECKING:
@@ -353,7 +353,7 @@ def _backoff_or_raise(
     """Full-jitter exponential backoff (AWS's advice for unprocessed items), bounded in attempts."""
     if attempt >= max_attempts:
         raise WriteThrottled(f"{what} still had unprocessed items after {attempt} attempts")
-    sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # noqa: S311 (jitter, not cryptography)
+    sleep(full_jitter(attempt, base=0.1, cap=5.0))
 
 
 def encode_cursor(toid: int, fromid: int) -> str:
