@@ -17,6 +17,8 @@ from functions.contract import LINKS_BY_SOURCE_INDEX
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# The local AWS account moto answers for.
+ACCOUNT = "123456789012"
 REGION = "us-east-1"
 # moto accepts any credentials; fixed ones keep boto3 from looking for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}

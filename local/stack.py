@@ -30,9 +30,10 @@ from typing import Any
 
 from components import datadog_assets
 from local.aws import local_aws_env, moto_server, patched_environ
-from local.deployer import Deployment, deploy, stack_config
+from local.deployer import Deployment, deploy
 from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install_fidelity_patches
 from local.gateway import Gateway, Route, Site, allow_images_from, security_headers
+from local.harness import stack_config
 from local.runner import LambdaRunner
 from local.samplewiki.server import SampleWiki
 from local.traces import OtlpReceiver, TraceStore, serving

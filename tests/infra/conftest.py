@@ -18,7 +18,7 @@ from unittest import mock
 import pulumi
 import pytest
 
-from local.deployer import ThreadLoopMonitor, run_program_under_mocks, stack_config
+from local.harness import ThreadLoopMonitor, run_program_under_mocks, stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from local.aws import links_table_spec, pages_table_spec
-from local.deployer import RECORDED_ONLY, RECORDED_PREFIXES, LocalMocks, UnsupportedResourceError, table_spec
+from local.deployer import RECORDED_ONLY, RECORDED_PREFIXES, LocalMocks, UnsupportedResourceError
+from local.emulated import table_spec
 
 
 def _known(typ: str) -> bool:
