@@ -37,7 +37,8 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ from local.aws import REGION, patched_environ
 # The runner replaces a private moto method: pin the version it was written and tested against.
 SUPPORTED_MOTO_VERSION = "5.2.5"
 SANDBOXED_PACKAGE = "functions"
+MAX_INVOCATIONS_KEPT = 1000
 # What the Lambda Python runtime's log handler writes (the `Text` log format).
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 # The Lambda runtime passes the environment of its own; credentials come from the function's role.
@@ -178,17 +180,13 @@ class LambdaRunner:
         self._log_groups: dict[str, str] = {}
         self._capture: _Capture | None = None
         self._current_request_id = ""
-        self._listeners: list[Callable[[Invocation], None]] = []
         self._running: tuple[str, float] | None = None
-        self.invocations: list[Invocation] = []
+        # The latest invocations, for tests and the local views; bounded, as a long `make dev` makes many.
+        self.invocations: deque[Invocation] = deque(maxlen=MAX_INVOCATIONS_KEPT)
 
     def set_log_group(self, function_name: str, log_group_name: str) -> None:
         """Where a function's logs go: Lambda's `loggingConfig.logGroup` (moto does not keep it)."""
         self._log_groups[function_name] = log_group_name
-
-    def on_invocation(self, listener: Callable[[Invocation], None]) -> None:
-        """Call `listener` after every invocation, outside the runner's lock."""
-        self._listeners.append(listener)
 
     @contextmanager
     def install(self) -> Iterator[LambdaRunner]:
@@ -223,8 +221,6 @@ class LambdaRunner:
             invocation = self._run(function, event, request_id, log_group, stream)
         self._save_logs(function, log_group, stream, invocation.log_lines)
         self.invocations.append(invocation)
-        for listener in self._listeners:
-            listener(invocation)
         return invocation.payload, invocation.errored, "\n".join(invocation.log_lines)
 
     def _run(self, function: Any, event: Any, request_id: str, log_group: str, stream: str) -> Invocation:
@@ -410,14 +406,3 @@ def _error_payload(request_id: str, error_type: str, message: str, stack: list[s
     if stack is not None:
         body["stackTrace"] = stack
     return json.dumps(body)
-
-
-def function_error(payload: str) -> Mapping[str, Any] | None:
-    """The error a Lambda payload reports, if it is one (`errorType` + `errorMessage`)."""
-    try:
-        body = json.loads(payload)
-    except ValueError:
-        return None
-    if isinstance(body, dict) and "errorType" in body and "errorMessage" in body:
-        return body
-    return None

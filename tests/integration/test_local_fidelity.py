@@ -382,3 +382,10 @@ def test_given_work_in_flight_then_activity_reports_busy_until_it_ends():
     started = time.monotonic()
     assert activity.wait_idle(1)
     assert time.monotonic() - started < 0.5
+
+
+def test_given_a_long_run_then_the_runner_keeps_only_its_latest_invocations():
+    from local.runner import MAX_INVOCATIONS_KEPT, LambdaRunner
+
+    runner = LambdaRunner(endpoint_url="http://127.0.0.1:9")
+    assert runner.invocations.maxlen == MAX_INVOCATIONS_KEPT
