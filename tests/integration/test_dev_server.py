@@ -10,28 +10,11 @@ import time
 
 import requests
 
-from local.gateway import http_api_event
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def test_a_request_becomes_an_http_api_v2_event_with_query_and_trace_headers():
-    event = http_api_event(
-        "GET",
-        "/api/search?q=rock+%26+roll&tag=a&tag=b",
-        {"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "Host": "127.0.0.1:8000"},
-        b"",
-        "127.0.0.1",
-    )
-    assert event["version"] == "2.0"
-    assert event["rawPath"] == "/api/search"
-    assert event["queryStringParameters"] == {"q": "rock & roll", "tag": "a,b"}
-    assert event["headers"]["traceparent"].startswith("00-4bf92f")
-    assert event["requestContext"]["http"]["method"] == "GET"
 
 
 def test_given_make_dev_when_searching_through_it_then_the_pipeline_caches_the_results_and_sigint_stops_it():

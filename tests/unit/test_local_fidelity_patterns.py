@@ -29,6 +29,17 @@ def test_pattern_forms_the_local_stack_does_not_evaluate_are_refused(pattern):
         check_filter_pattern(pattern)
 
 
-@pytest.mark.parametrize("pattern", ["", "OTLP", '"Task timed out" ERROR', "a-b"])
-def test_term_patterns_are_accepted(pattern):
-    check_filter_pattern(pattern)
+@pytest.mark.parametrize(
+    ("pattern", "matching", "other"),
+    [
+        ("", "anything at all", None),
+        ("OTLP", "OTLPv1 z1:abc", "START RequestId"),
+        ('"Task timed out" ERROR', "ERROR Task timed out after 3 s", "ERROR Task failed"),
+        ("a-b", "x a-b y", "a b"),
+    ],
+)
+def test_term_patterns_are_accepted_and_evaluated(pattern, matching, other):
+    check_filter_pattern(pattern)  # accepted: the local stack evaluates these forms
+    assert matches_filter_pattern(pattern, matching)
+    if other is not None:
+        assert not matches_filter_pattern(pattern, other)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local.gateway import Route, security_headers
+from local.gateway import Route, http_api_event, security_headers
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:api"
 
@@ -52,3 +52,18 @@ def test_security_headers_follow_the_response_headers_policy_inputs():
         "x-frame-options": "DENY",
         "x-served-by": "wikiroam",
     }
+
+
+def test_a_request_becomes_an_http_api_v2_event_with_query_and_trace_headers():
+    event = http_api_event(
+        "GET",
+        "/api/search?q=rock+%26+roll&tag=a&tag=b",
+        {"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "Host": "127.0.0.1:8000"},
+        b"",
+        "127.0.0.1",
+    )
+    assert event["version"] == "2.0"
+    assert event["rawPath"] == "/api/search"
+    assert event["queryStringParameters"] == {"q": "rock & roll", "tag": "a,b"}
+    assert event["headers"]["traceparent"].startswith("00-4bf92f")
+    assert event["requestContext"]["http"]["method"] == "GET"
