@@ -122,7 +122,7 @@ def main() -> None:
 
     # Spans made once, exported many times: only the export is timed.
     keeper = Keep()
-    provider = TracerProvider(resource=telemetry.Telemetry(telemetry.telemetry_settings(ENV)).provider.resource)
+    provider = TracerProvider(resource=telemetry.SandboxTelemetry(telemetry.telemetry_settings(ENV)).provider.resource)
     provider.add_span_processor(SimpleSpanProcessor(keeper))
     for _ in range(args.invocations):
         invocation(provider.get_tracer("wikiroam"))

@@ -4,7 +4,7 @@ Three layers, each importing only the ones below it:
 
 | handler (`functions/handlers/`) | logic | data and messaging access |
 |---|---|---|
-| `api.handler` | `reader.Reader` | `store.PageStore`, `store.LinkStore`, `messaging.CacheRequestPublisher`, `wiki` |
+| `api.handler` | `pages.PageService` | `store.PageStore`, `.LinkStore`, `messaging.CacheRequestPublisher`, `wiki` |
 | `trigger.handler` | `trigger.Trigger` | `messaging.PipelineStarter` |
 | `cache_steps.start`, `.info`, `.backlinks` | `caching.CacheSteps` | `store.PageStore`, `store.LinkStore`, `wiki` |
 | `shipper.handler` | `shipping.Shipper` | the OTLP endpoint (`shipping.export.RequestsTransport`) |

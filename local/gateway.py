@@ -95,7 +95,7 @@ class Route:
 
 
 @dataclass
-class Site:
+class SiteOrigin:
     """What CloudFront serves: objects of the site bucket, and the response headers policy's headers."""
 
     read_object: Callable[[str], tuple[bytes, str] | None]
@@ -116,7 +116,7 @@ class Gateway:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._routes: list[Route] = []
         self._invoke: Invoke | None = None
-        self._site: Site | None = None
+        self._site: SiteOrigin | None = None
         self._local_routes: dict[str, LocalRoute] = {}
         self._http = LoopbackServer(self._handler_class(), name="wikiroam-gateway", host=host, port=port)
         self.requests = 0
@@ -132,7 +132,7 @@ class Gateway:
         return self._invoke is not None
 
     def deployed(
-        self, routes: list[Route], invoke: Invoke, site: Site | None, local_routes: Mapping[str, LocalRoute]
+        self, routes: list[Route], invoke: Invoke, site: SiteOrigin | None, local_routes: Mapping[str, LocalRoute]
     ) -> None:
         """Start serving the deployment: its routes through `invoke(function_arn, event)`, and its site."""
         self._routes = sorted(routes, key=lambda r: (r.path.count("{"), -len(r.path)))

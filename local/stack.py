@@ -32,7 +32,7 @@ from components import datadog_assets
 from local.aws import local_aws_env, moto_server, patched_environ
 from local.deployer import Deployment, deploy
 from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install_fidelity_patches
-from local.gateway import Gateway, Route, Site, allow_images_from, security_headers
+from local.gateway import Gateway, Route, SiteOrigin, allow_images_from, security_headers
 from local.harness import stack_config
 from local.runner import LambdaRunner
 from local.samplewiki.server import SampleWiki
@@ -318,7 +318,7 @@ class LocalStack:
             }
         return payload if isinstance(payload, Mapping) else {"statusCode": 200, "body": json.dumps(payload)}
 
-    def _site(self) -> Site | None:
+    def _site(self) -> SiteOrigin | None:
         assert self.deployment is not None
         bucket = self.outputs.get("siteBucketName")
         if not bucket:
@@ -336,7 +336,7 @@ class LocalStack:
         headers = security_headers(policies[0].inputs) if policies else {}
         if self.wiki is not None:
             headers = allow_images_from(headers, self.wiki.base_url)
-        return Site(read_object=read_object, headers=headers)
+        return SiteOrigin(read_object=read_object, headers=headers)
 
     def _local_routes(self) -> dict[str, Callable[[str, Mapping[str, str]], tuple[int, Any]]]:
         def resources(rest: str, query: Mapping[str, str]) -> tuple[int, Any]:

@@ -18,7 +18,7 @@ from functions.contract import API_ROUTES
 from functions.errors import WikiError, WikiUnavailable
 from functions.handlers import SandboxApp
 from functions.messaging import CacheRequestPublisher
-from functions.reader import Reader
+from functions.pages import PageService
 from functions.settings import api_settings
 from functions.store import InvalidCursor, LinkStore, PageStore
 from functions.wiki import WikiClient
@@ -90,11 +90,11 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-class Api:
-    """Routes HTTP API events to the reader, by the event's route key (`functions.contract.API_ROUTES`)."""
+class ApiHandler:
+    """Routes HTTP API events to the page service, by the event's route key (`functions.contract.API_ROUTES`)."""
 
-    def __init__(self, reader: Reader) -> None:
-        self._reader = reader
+    def __init__(self, pages: PageService) -> None:
+        self._service = pages
         self._routes: dict[str, Callable[[Mapping[str, str], Mapping[str, str]], Response]] = {
             API_ROUTES["health"]: self._health,
             API_ROUTES["search"]: self._search,
@@ -140,11 +140,11 @@ class Api:
         return json_response(200, {"status": "ok"})
 
     def _search(self, parameters: Mapping[str, str], query: Mapping[str, str]) -> Response:
-        return json_response(200, self._reader.search(parse_query(query.get("q"))))
+        return json_response(200, self._service.search(parse_query(query.get("q"))))
 
     def _page(self, parameters: Mapping[str, str], query: Mapping[str, str]) -> Response:
         pageid = parse_pageid(parameters.get("pageid"))
-        page = self._reader.page(pageid)
+        page = self._service.page(pageid)
         if page is None:
             raise ApiError(404, "page_not_found", f"The wiki has no page with id {pageid}.")
         return json_response(200, page)
@@ -152,7 +152,7 @@ class Api:
     def _backlinks(self, parameters: Mapping[str, str], query: Mapping[str, str]) -> Response:
         pageid = parse_pageid(parameters.get("pageid"))
         try:
-            body = self._reader.backlinks(pageid, query.get("cursor"), parse_limit(query.get("limit")))
+            body = self._service.backlinks(pageid, query.get("cursor"), parse_limit(query.get("limit")))
         except InvalidCursor as error:
             raise ApiError(400, "invalid_cursor", f"{error}; start again without a cursor.") from None
         if body is None:
@@ -160,12 +160,14 @@ class Api:
         return json_response(200, body)
 
 
-def build(env: Mapping[str, str], *, dynamodb: DynamoDBClient | None = None, sns: SNSClient | None = None) -> Api:
+def build(
+    env: Mapping[str, str], *, dynamodb: DynamoDBClient | None = None, sns: SNSClient | None = None
+) -> ApiHandler:
     """The api function's handler, wired from its environment (and AWS clients, in tests)."""
     settings = api_settings(env)
     tables = telemetry.instrument_client(dynamodb or boto3.client("dynamodb"))
-    return Api(
-        Reader(
+    return ApiHandler(
+        PageService(
             # A reader is waiting: one quick retry at most, well inside API Gateway's 30 s limit.
             wiki=WikiClient(
                 settings.wiki.api_url,

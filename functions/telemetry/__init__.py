@@ -50,7 +50,7 @@ from functions.contract import (
 )
 from functions.telemetry.aws import aws_call_attributes, aws_call_span, instrument_client
 from functions.telemetry.handlers import (
-    Invocation,
+    EntrySpan,
     Trigger,
     http_invocation,
     sns_invocation,
@@ -78,8 +78,8 @@ from functions.telemetry.propagation import (
 from functions.telemetry.sdk import (
     MAX_ATTRIBUTE_LENGTH,
     BufferingSpanProcessor,
+    SandboxTelemetry,
     StdoutSpanExporter,
-    Telemetry,
     TelemetrySettings,
     configure,
     current,
@@ -108,9 +108,9 @@ __all__ = [
     "TRIGGER_OPERATION",
     "WIKI_OPERATION",
     "BufferingSpanProcessor",
-    "Invocation",
+    "EntrySpan",
+    "SandboxTelemetry",
     "StdoutSpanExporter",
-    "Telemetry",
     "TelemetrySettings",
     "Trigger",
     "aws_call_attributes",

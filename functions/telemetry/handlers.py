@@ -25,7 +25,7 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 @dataclass
-class Invocation:
+class EntrySpan:
     """How one trigger's event becomes the FaaS span: its parent, kind, attributes and links."""
 
     parent: Context | None = None
@@ -40,7 +40,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def http_invocation(event: Any) -> Invocation:
+def http_invocation(event: Any) -> EntrySpan:
     """An API Gateway HTTP API (payload v2) request: the server span, child of the caller's `traceparent`."""
     event = event if isinstance(event, Mapping) else {}
     request_context = _mapping(event.get("requestContext"))
@@ -71,10 +71,10 @@ def http_invocation(event: Any) -> Invocation:
                 span.set_status(Status(StatusCode.ERROR))
 
     headers = event.get("headers") if isinstance(event.get("headers"), Mapping) else None
-    return Invocation(parent=extract_headers(headers), name=name, attributes=attributes, on_result=on_result)
+    return EntrySpan(parent=extract_headers(headers), name=name, attributes=attributes, on_result=on_result)
 
 
-def sns_invocation(event: Any) -> Invocation:
+def sns_invocation(event: Any) -> EntrySpan:
     """An SNS delivery: a consumer span, child of the publisher's span (SNS delivers one record per invocation).
 
     Should an event ever hold several records, the span is the child of the first one's publisher and links
@@ -99,17 +99,17 @@ def sns_invocation(event: Any) -> Invocation:
         attributes["messaging.destination.name"] = topic
     if isinstance(sns.get("MessageId"), str):
         attributes["messaging.message.id"] = sns["MessageId"]
-    return Invocation(
+    return EntrySpan(
         parent=contexts[0] if contexts else None, kind=SpanKind.CONSUMER, attributes=attributes, links=links
     )
 
 
-def step_invocation(event: Any) -> Invocation:
+def step_invocation(event: Any) -> EntrySpan:
     """A Step Functions task (`lambda:invoke` with the state's context): the child of the state's span."""
     state_input = event.get("input") if isinstance(event, Mapping) else None
     context = event.get("context") if isinstance(event, Mapping) else None
     if not isinstance(context, Mapping):
-        return Invocation()
+        return EntrySpan()
     execution_arn, state_name = context.get("execution_id"), context.get("state_name")
     entered_time, retry_count = context.get("entered_time"), context.get("retry_count")
     attributes: dict[str, Any] = {}
@@ -124,11 +124,11 @@ def step_invocation(event: Any) -> Invocation:
             attributes["wikiroam.telemetry.parent_error"] = f"unreadable entered_time {entered_time!r:.60}"
     if isinstance(retry_count, int) and not isinstance(retry_count, bool):
         attributes["aws.step_functions.state.retry_count"] = retry_count
-    return Invocation(parent=parent, attributes=attributes)
+    return EntrySpan(parent=parent, attributes=attributes)
 
 
 def traced_handler(
-    describe: Callable[[Any], Invocation], *, trigger: Trigger, name: str, operation: str
+    describe: Callable[[Any], EntrySpan], *, trigger: Trigger, name: str, operation: str
 ) -> Callable[[Handler], Handler]:
     """Wrap a Lambda entry point in its FaaS span, and flush the invocation's spans when it ends, even failing.
 

@@ -144,7 +144,7 @@ def resource_attributes(config: TelemetrySettings) -> dict[str, str | int]:
 
 
 @dataclass
-class Telemetry:
+class SandboxTelemetry:
     """The sandbox's tracer provider, its buffering processor and the stdout exporter."""
 
     config: TelemetrySettings
@@ -169,12 +169,12 @@ class Telemetry:
         self.processor.force_flush()
 
 
-_telemetry: Telemetry | None = None
+_telemetry: SandboxTelemetry | None = None
 _configured = False
 _cold_start = True
 
 
-def configure_once(function_name: str | None, function_arn: str | None) -> Telemetry | None:
+def configure_once(function_name: str | None, function_arn: str | None) -> SandboxTelemetry | None:
     """The sandbox's telemetry, configured from its environment at its first invocation."""
     if not _configured:
         configure(function_name=function_name, function_arn=function_arn)
@@ -194,11 +194,11 @@ def configure(
     function_name: str | None = None,
     function_arn: str | None = None,
     stream: TextIO | None = None,
-) -> Telemetry | None:
+) -> SandboxTelemetry | None:
     """Set up telemetry for this sandbox from its environment; None (and no spans) when it is off."""
     global _telemetry, _configured  # noqa: PLW0603 (one provider per sandbox)
     config = telemetry_settings(os.environ if env is None else env, function_name, function_arn)
-    _telemetry = Telemetry(config, StdoutSpanExporter(stream)) if config is not None else None
+    _telemetry = SandboxTelemetry(config, StdoutSpanExporter(stream)) if config is not None else None
     _configured = True
     return _telemetry
 
@@ -209,7 +209,7 @@ def reset() -> None:
     _telemetry, _configured, _cold_start = None, False, True
 
 
-def current() -> Telemetry | None:
+def current() -> SandboxTelemetry | None:
     """The sandbox's telemetry, or None when it is off or not configured yet."""
     return _telemetry
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from functions import contract, errors
-from functions.handlers.api import Api
+from functions.handlers.api import ApiHandler
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -21,7 +21,7 @@ def test_given_each_error_name_step_functions_matches_then_the_functions_raise_a
 
 
 def test_given_the_route_table_then_the_api_function_serves_exactly_the_deployed_routes():
-    routes = Api(reader=None)._routes  # type: ignore[arg-type]
+    routes = ApiHandler(pages=None)._routes  # type: ignore[arg-type]
     assert set(routes) == set(contract.API_ROUTES.values())
 
 

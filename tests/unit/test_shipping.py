@@ -45,7 +45,7 @@ T0 = 1795806539000
 def span_lines(count: int = 3) -> tuple[list[str], list[tuple[int, int]]]:
     """Span lines as a function writes them, and the (trace id, span id) of every span in them."""
     stream = io.StringIO()
-    demo = telemetry.Telemetry(telemetry.telemetry_settings(TEST_ENV), telemetry.StdoutSpanExporter(stream))
+    demo = telemetry.SandboxTelemetry(telemetry.telemetry_settings(TEST_ENV), telemetry.StdoutSpanExporter(stream))
     ids = []
     with demo.tracer.start_as_current_span("root") as root:
         ids.append(root.get_span_context())
@@ -245,7 +245,7 @@ def test_given_messages_that_are_not_state_machine_events_then_they_are_ignored(
 
 def many_spans(count: int, pad: int) -> ExportTraceServiceRequest:
     stream = io.StringIO()
-    demo = telemetry.Telemetry(telemetry.telemetry_settings(TEST_ENV), telemetry.StdoutSpanExporter(stream))
+    demo = telemetry.SandboxTelemetry(telemetry.telemetry_settings(TEST_ENV), telemetry.StdoutSpanExporter(stream))
     for i in range(count):
         with demo.tracer.start_as_current_span(f"s{i}", attributes={"pad": "x" * pad}):
             pass

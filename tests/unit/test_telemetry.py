@@ -62,7 +62,7 @@ def test_given_nothing_ended_when_flushed_then_nothing_is_written(span_log):
 def test_given_more_spans_than_a_line_holds_then_they_are_split_over_lines_and_none_is_lost():
     stream = io.StringIO()
     exporter = telemetry.StdoutSpanExporter(stream, max_chars=2_000)
-    provider_telemetry = telemetry.Telemetry(telemetry.telemetry_settings(TEST_ENV), exporter)
+    provider_telemetry = telemetry.SandboxTelemetry(telemetry.telemetry_settings(TEST_ENV), exporter)
     for i in range(60):
         with provider_telemetry.tracer.start_as_current_span(f"span-{i}", attributes={"i": i, "pad": "x" * 100}):
             pass
@@ -76,7 +76,7 @@ def test_given_more_spans_than_a_line_holds_then_they_are_split_over_lines_and_n
 
 def test_given_a_log_message_with_text_around_the_line_then_it_still_decodes_and_others_do_not():
     stream = io.StringIO()
-    demo = telemetry.Telemetry(telemetry.telemetry_settings(TEST_ENV), telemetry.StdoutSpanExporter(stream))
+    demo = telemetry.SandboxTelemetry(telemetry.telemetry_settings(TEST_ENV), telemetry.StdoutSpanExporter(stream))
     with demo.tracer.start_as_current_span("x"):
         pass
     demo.flush()

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Reader:
+class PageService:
     """The api function's logic, with its collaborators injected."""
 
     wiki: WikiClient
