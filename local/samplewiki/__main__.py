@@ -1,4 +1,4 @@
-"""Run the sample wiki standalone: `python -m local.samplewiki [--host 127.0.0.1] [--port 8080]`."""
+"""Run the sample wiki standalone: `python -m local.samplewiki [--host 127.0.0.1] [--port 8080] [--search database]`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import get_args
 
 from local.samplewiki.corpus import DEFAULT_SEED
-from local.samplewiki.server import SampleWiki
+from local.samplewiki.server import SEARCH_BACKEND_VARIABLE, SampleWiki, SearchBackend
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,10 +20,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="port to listen on, 0 for any free one (default 8080)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"corpus seed (default {DEFAULT_SEED})")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--search",
+        choices=get_args(SearchBackend),
+        default=None,
+        help=f"search backend to play (default: ${SEARCH_BACKEND_VARIABLE}, else cirrus)",
+    )
     args = parser.parse_args(argv)
 
     try:
-        wiki = SampleWiki(host=args.host, port=args.port, seed=args.seed, verbose=args.verbose).start()
+        wiki = SampleWiki(
+            host=args.host, port=args.port, seed=args.seed, verbose=args.verbose, search=args.search
+        ).start()
     except (ValueError, OSError) as error:
         print(f"samplewiki: cannot start: {error}", file=sys.stderr)
         return 2
@@ -35,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     print(wiki.api_url, flush=True)
     print(
-        f"{len(wiki.corpus.pages)} pages; hub {wiki.corpus.hub.title!r}; open {wiki.base_url}/ in a browser. "
+        f"{len(wiki.corpus.pages)} pages; hub {wiki.corpus.hub.title!r}; search plays {wiki.search_backend}; "
+        f"open {wiki.base_url}/ in a browser. "
         "Ctrl-C stops.",
         file=sys.stderr,
         flush=True,

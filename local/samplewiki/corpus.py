@@ -2,8 +2,9 @@
 
 Every sentence is assembled from templates and word lists in this file, so the corpus is free of third-party
 text and the same seed always yields the same pages, ids, links and timestamps. The link graph is shaped on
-purpose: one hub with more backlinks than a single `bllimit=max` page can hold, a few medium hubs, and a long
-tail of pages that nobody links to.
+purpose: one hub with more backlinks than a single `bllimit=max` page can hold, a few medium hubs, a long
+tail of pages that nobody links to, and an article reached through redirects (with a double redirect, which
+MediaWiki does not follow).
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ HUB_TITLE = "Earth"
 HUB_BACKLINKS = 640
 MEDIUM_HUB_TITLES = ("River", "Music", "Computing")
 REDIRECTS = {"Zurich": "Zürich"}
+ROLL_TITLE = "Rock & roll"
+# Redirects with pages linking through them; "Rock-and-roll" redirects to a redirect, which MediaWiki (and so
+# `blredirect`) does not follow: the page linking to it is not a backlink of "Rock & roll".
+LINKED_REDIRECTS = {"Rock and roll": ROLL_TITLE, "Rock 'n' roll": ROLL_TITLE, "Rock-and-roll": "Rock and roll"}
+# A title that reads as markup (wiki italics and an HTML entity without its semicolon, which MediaWiki keeps
+# as typed), on a page with no intro and no image: a UI must show the title as text and draw nothing else.
+MARKUP_TITLE = "''Quiet'' &amp co."
 INJECTION_TITLE = "Script injection"
 INJECTION_MARKUP = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 
@@ -93,6 +101,7 @@ class Corpus:
     _by_id: dict[int, Page] = field(init=False, repr=False, compare=False)
     _by_title: dict[str, Page] = field(init=False, repr=False, compare=False)
     _backlinks: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _aliases: dict[int, tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _title_words: dict[int, frozenset[str]] = field(init=False, repr=False, compare=False)
     _text_words: dict[int, Counter[str]] = field(init=False, repr=False, compare=False)
     _images: dict[str, Image] = field(init=False, repr=False, compare=False)
@@ -103,10 +112,21 @@ class Corpus:
         for page in self.pages:
             for target in page.links:
                 backlinks.setdefault(target, []).append(page.pageid)
+        by_title = {p.title: p for p in self.pages}
+        # A redirect's title is another name of its target: CirrusSearch matches it as a title of the target.
+        aliases: dict[int, list[str]] = {}
+        for page in self.pages:
+            destination = by_title.get(page.redirect_to) if page.redirect_to is not None else None
+            if destination is not None:
+                aliases.setdefault(destination.pageid, []).append(page.title)
+        title_words = {
+            p.pageid: frozenset(words(p.title)).union(*map(words, aliases.get(p.pageid, ()))) for p in self.pages
+        }
         object.__setattr__(self, "_by_id", {p.pageid: p for p in self.pages})
-        object.__setattr__(self, "_by_title", {p.title: p for p in self.pages})
+        object.__setattr__(self, "_by_title", by_title)
         object.__setattr__(self, "_backlinks", {k: tuple(sorted(v)) for k, v in backlinks.items()})
-        object.__setattr__(self, "_title_words", {p.pageid: frozenset(words(p.title)) for p in self.pages})
+        object.__setattr__(self, "_aliases", {k: tuple(v) for k, v in aliases.items()})
+        object.__setattr__(self, "_title_words", title_words)
         object.__setattr__(self, "_text_words", {p.pageid: Counter(words(p.full_text)) for p in self.pages})
         object.__setattr__(self, "_images", {p.image.name: p.image for p in self.pages if p.image is not None})
 
@@ -149,11 +169,27 @@ class Corpus:
         """The pages linking to `pageid` (redirects to it included), sorted by pageid like `list=backlinks`."""
         return [self._by_id[i] for i in self._backlinks.get(pageid, ())]
 
+    def redirects_to(self, pageid: int) -> list[Page]:
+        """The redirects whose target is `pageid`, sorted by pageid."""
+        return [p for p in self.backlinks_of(pageid) if p.is_redirect and p.redirect_to == self._by_id[pageid].title]
+
+    def what_links_here(self, pageid: int) -> list[Page]:
+        """The articles linking to `pageid` directly or through a redirect to it, each once, sorted by pageid.
+
+        This is what MediaWiki's "What links here" and `list=backlinks&blredirect=1` show: one level of
+        redirects is followed, and the redirect pages themselves are left out.
+        """
+        found = {p.pageid: p for p in self.backlinks_of(pageid) if not p.is_redirect}
+        for redirect in self.redirects_to(pageid):
+            found.update((p.pageid, p) for p in self.backlinks_of(redirect.pageid) if not p.is_redirect)
+        return [found[i] for i in sorted(found)]
+
     def search(self, term: str) -> list[Page]:
         """Articles containing every word of `term`, best first.
 
-        Ranking: an exact title match, then titles holding every word, then how often the words occur in the
-        text, then the longer article, then pageid; matching ignores case and accents, as CirrusSearch does.
+        Ranking: an exact title match (the title of the article or of a redirect to it), then titles holding
+        every word, then how often the words occur in the text, then the longer article, then pageid; matching
+        ignores case and accents, and redirects count as titles of their targets, as CirrusSearch does.
         """
         wanted = words(term)
         if not wanted:
@@ -167,13 +203,32 @@ class Corpus:
             text_words = self._text_words[page.pageid]
             if not all(w in title_words or w in text_words for w in wanted):
                 continue
-            exact = " ".join(words(page.title)) == folded_term
+            names = (page.title, *self._aliases.get(page.pageid, ()))
+            exact = any(" ".join(words(name)) == folded_term for name in names)
             in_title = all(w in title_words for w in wanted)
             occurrences = sum(text_words[w] for w in wanted)
             # Longer articles win ties, so ranks do not simply follow pageids (clients must sort by index).
             hits.append(((0 if exact else 1, 0 if in_title else 1, -occurrences, -page.length, page.pageid), page))
         hits.sort(key=lambda hit: hit[0])
         return [page for _, page in hits]
+
+    def database_search(self, term: str) -> list[Page]:
+        """Pages whose wikitext holds every word of `term`, in title order, as MediaWiki's default search.
+
+        MediaWiki without CirrusSearch (SearchSqlite, SearchMySQL) matches `srwhat=text` against each page's
+        wikitext and ranks nothing: the real 1.39 fixture answers in title order, by the bytes of the database
+        key. Redirect pages match too, through the target named in their `#REDIRECT [[...]]`.
+        """
+        wanted = words(term)
+        if not wanted:
+            return []
+        hits = [p for p in self.pages if all(w in self._wikitext_words(p) for w in wanted)]
+        return sorted(hits, key=lambda p: p.title.replace(" ", "_").encode())
+
+    def _wikitext_words(self, page: Page) -> frozenset[str] | Counter[str]:
+        if page.redirect_to is not None:
+            return frozenset(words(f"REDIRECT {page.redirect_to}"))
+        return self._text_words[page.pageid]
 
     @property
     def images(self) -> Mapping[str, Image]:
@@ -520,6 +575,45 @@ _SPECIAL_PAGES: tuple[tuple[str, str, str, str | None], ...] = (
 )
 
 
+# Hand-written pages added after every other page is drawn (see `_Generator._add_late_pages`):
+# (title, theme, extract, body, links by title).
+_LATE_PAGES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
+    (
+        "Blues",
+        "music",
+        "Blues is a music of twelve-bar progressions, bent notes and call-and-response singing. It fed straight "
+        "into rock and roll, whose early records borrowed its riffs wholesale.",
+        "\n\n\n== Legacy ==\nPlayers still argue about which record was the first rock and roll one.",
+        ("Rock and roll", "Music"),
+    ),
+    (
+        "Skiffle",
+        "music",
+        "Skiffle is a homemade music played on washboards, tea-chest basses and cheap guitars. Its fans called the "
+        "louder sound that followed rock 'n' roll, or just rock and roll.",
+        "\n\n\n== Instruments ==\nA washboard, a tea chest, a broom handle and a length of string make a band.",
+        ("Rock 'n' roll", "Rock and roll"),
+    ),
+    (
+        "Rockabilly",
+        "music",
+        "Rockabilly is an early, twangy style of rock-and-roll with a slapped double bass and echoing vocals.",
+        "\n\n\n== Revival ==\nA rockabilly revival filled dance halls in the Selmar Basin decades later.",
+        ("Rock-and-roll",),
+    ),
+    (
+        MARKUP_TITLE,
+        "music",
+        "",
+        "\n\n\n== Issues ==\nThe magazine printed music reviews for twelve years; its title was set in "
+        "italics on every cover, ampersand and all.",
+        ("Music",),
+    ),
+)
+
+# Links added to existing pages after every page is drawn: AC/DC links to its article and to a redirect to it.
+_LATE_LINKS = {"AC/DC": ("Rock and roll",)}
+
 _FIXED_LINKS = {
     "AC/DC": ("Rock & roll", "Music"),
     "Rock & roll": ("AC/DC", "Music"),
@@ -542,6 +636,8 @@ class _Draft:
     redirect_to: str | None = None
     pageid: int = 0
     links: set[int] = field(default_factory=set)
+    # Hand-written late pages get an image only when they name one; drawn pages sometimes get one at random.
+    late: bool = False
 
 
 class _Generator:
@@ -570,6 +666,7 @@ class _Generator:
             if draft.theme in themes and not draft.extract:
                 self._write(draft, themes[draft.theme])
         self._link(themes)
+        self._add_late_pages()
         return self._finish()
 
     def _add_specials(self) -> None:
@@ -663,6 +760,32 @@ class _Generator:
                 draft.links = {ids[draft.redirect_to]}
             draft.links.discard(draft.pageid)
 
+    def _add_late_pages(self) -> None:
+        """Append redirects and hand-written pages with ids past every other, drawing nothing from the stream.
+
+        They come after the links are drawn and get the highest ids, so `_finish` draws their metadata last:
+        every page that existed before keeps its id, text, links, image and timestamps.
+        """
+        pageid = max(d.pageid for d in self.drafts)
+        late: list[_Draft] = []
+        for alias, target in LINKED_REDIRECTS.items():
+            late.append(_Draft(title=alias, theme="redirects", redirect_to=target, late=True))
+        for title, theme, extract, body, _ in _LATE_PAGES:
+            late.append(_Draft(title=title, theme=theme, extract=extract, body=body, late=True))
+        for draft in late:
+            pageid += 1
+            draft.pageid = pageid
+            self.drafts.append(draft)
+            self.taken.add(draft.title)
+        ids = {d.title: d.pageid for d in self.drafts}
+        for draft in late:
+            if draft.redirect_to is not None:
+                draft.links = {ids[draft.redirect_to]}
+        for title, _, _, _, targets in _LATE_PAGES:
+            next(d for d in late if d.title == title).links = {ids[t] for t in targets}
+        for title, targets in _LATE_LINKS.items():
+            next(d for d in self.drafts if d.title == title).links.update(ids[t] for t in targets)
+
     def _link_theme(self, theme: _Theme, ids: dict[str, int]) -> None:
         members = self.by_theme[theme.name]
         if theme.hub is not None:
@@ -706,7 +829,7 @@ class _Generator:
         return pages
 
     def _image(self, draft: _Draft) -> Image | None:
-        if draft.redirect_to is not None:
+        if draft.redirect_to is not None or (draft.late and draft.image_name is None):
             return None
         name = draft.image_name
         if name is None:

@@ -4,7 +4,13 @@ Only `format=json&formatversion=2` is spoken. Response shapes follow MediaWiki, 
 results come back in pageid order with an `index` to sort by; query continuation follows ApiContinuationManager
 (`continue` strings like `gsroffset||` and `-||`); TextExtracts hands out at most 20 intro extracts per request
 and asks for `excontinue` beyond that; errors are HTTP 200 with a `MediaWiki-API-Error` header; booleans are
-true when present, whatever their value; unknown parameters draw a warning.
+true when present, whatever their value; unknown parameters draw a warning. `list=backlinks&blredirect=1` halves
+`bllimit=max` to 250 per level, nests the links through each redirect under its `redirlinks`, and lists the first
+level again while it continues the second.
+
+Search runs like CirrusSearch (relevance: exact titles and redirects first) or, with `search="database"` (or
+`WIKIROAM_SAMPLEWIKI_SEARCH=database`), like MediaWiki's default database search: matches in title order,
+redirect pages among them.
 
 Faults (HTTP 429 or 5xx, maxlag, slow answers, dropped connections, API errors) are armed on demand through
 `SampleWiki.faults`, and every request is recorded in `SampleWiki.requests` for tests to inspect.
@@ -16,6 +22,7 @@ import contextlib
 import html
 import ipaddress
 import json
+import os
 import re
 import socket
 import struct
@@ -28,18 +35,22 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Final, cast
+from typing import Any, Final, Literal, cast, get_args
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from local.samplewiki.corpus import DEFAULT_SEED, Corpus, Image, Page, build_corpus, words
 
 MAX_LIMIT: Final = 500
+# MediaWiki halves list=backlinks' limits when it follows redirects: each level may return that many.
+MAX_REDIRECT_LIMIT: Final = MAX_LIMIT // 2
 MAX_EXTRACTS: Final = 20
 MAX_PAGEIMAGES: Final = 50
 MAX_TITLES: Final = 50
 SERVED_BY: Final = "samplewiki"
 DEFAULT_TIMEOUT_DELAY: Final = 30.0
 DEFAULT_LAG: Final = 7.0
+SEARCH_BACKEND_VARIABLE: Final = "WIKIROAM_SAMPLEWIKI_SEARCH"
+SearchBackend = Literal["cirrus", "database"]
 
 # Parameters ApiMain itself reads; anything else must be claimed by a module or it draws a warning.
 _MAIN_PARAMS: Final = frozenset(
@@ -400,9 +411,10 @@ Ranked = list[tuple[Page, dict[str, Any]]]
 class _Api:
     """Turns api.php parameters into a JSON-ready answer; stateless apart from the corpus and the base URL."""
 
-    def __init__(self, corpus: Corpus, base_url: str) -> None:
+    def __init__(self, corpus: Corpus, base_url: str, search_backend: SearchBackend = "cirrus") -> None:
         self.corpus = corpus
         self.base_url = base_url
+        self.search_backend: SearchBackend = search_backend
 
     @property
     def api_url(self) -> str:
@@ -501,10 +513,16 @@ class _Api:
         skip, generator_done, generator_params = self._parse_continue(params, props)
         query = _Query(self, params, _PageSet(), {})
         generator_continue: Continuation = None
-        if generator is None:
+        if generator_done:
+            # ApiQuery's dry run: once `continue` says the page set is done (`-||`), continuing list modules
+            # come back alone, without the input pages (or their titles) again.
+            pass
+        elif generator is None:
             self._pageset_from_input(query)
-        elif not generator_done:
+        else:
             pages, generator_continue = _GENERATORS[generator](self, query, "g")
+            if params.flag("redirects"):
+                pages = self._resolve_generated(query.pageset, pages)
             self._fill_pageset(query, pages)
 
         continuation = self._run_modules(query, props, _PROP_MODULES, skip)
@@ -623,6 +641,51 @@ class _Api:
                 resolved.append(target)
         return resolved
 
+    def _resolve_generated(self, pageset: _PageSet, pages: Ranked) -> Ranked:
+        """ApiPageSet resolving generated redirects: each hop in `redirects`, merged into the final target.
+
+        A redirect's entry carries the generator's data about it (for a search: ns, title, pageid, index) before
+        `from` and `to`; chains are followed round by round, each round in pageid order; the target takes the
+        lowest `index` of the pages that led to it (ApiQuerySearch's redirect merge policy).
+        """
+        found = {p.pageid: (p, dict(extra)) for p, extra in pages if not p.is_redirect}
+        data = {p.title: extra for p, extra in pages}
+        done: set[str] = set()
+        hops = sorted((p for p, _ in pages if p.is_redirect), key=lambda p: p.pageid)
+        while hops:
+            following: list[Page] = []
+            for page in hops:
+                if page.title in done or page.redirect_to is None:
+                    continue
+                done.add(page.title)
+                pageset.redirects.append({**data.get(page.title, {}), "from": page.title, "to": page.redirect_to})
+                target = self.corpus.by_title(page.redirect_to)
+                if target is None:
+                    continue
+                if target.is_redirect:
+                    following.append(target)
+                elif target.pageid not in found:
+                    found[target.pageid] = (target, {})
+            hops = sorted(following, key=lambda p: p.pageid)
+        for page, extra in pages:
+            destination = self._final_target(page) if page.is_redirect else None
+            if destination is None or destination.pageid not in found or "index" not in extra:
+                continue
+            merged = found[destination.pageid][1]
+            if "index" not in merged or extra["index"] < merged["index"]:
+                merged["index"] = extra["index"]
+        return list(found.values())
+
+    def _final_target(self, page: Page) -> Page | None:
+        seen = {page.title}
+        while page.redirect_to is not None:
+            target = self.corpus.by_title(page.redirect_to)
+            if target is None or target.title in seen:
+                return None
+            seen.add(target.title)
+            page = target
+        return page
+
     def _fill_pageset(self, query: _Query, pages: Ranked) -> None:
         # Found pages go out in pageid order, as the page table returns them; generator data such as a search
         # rank rides along in each entry, which is why clients sort search results by `index`.
@@ -727,10 +790,188 @@ class _Api:
             return {f"{prefix}continue": batch[limit][0].pageid}
         return None
 
+    def prop_links(self, query: _Query, prefix: str) -> Continuation:
+        """ApiQueryLinks: the links of each page, in (from, ns, title) order, `pltitles` keeping only those."""
+        params = query.params
+        namespaces = self._namespaces(params, f"{prefix}namespace", "links")
+        wanted_raw = params.multi(f"{prefix}titles", limit=MAX_TITLES)
+        limit = params.limit(f"{prefix}limit", "links", default=10, maximum=MAX_LIMIT)
+        descending = params.enum(f"{prefix}dir", ("ascending", "descending"), "ascending") == "descending"
+        raw_continue = params.get(f"{prefix}continue")
+        if not query.pageset.good:
+            return None
+        wanted = self._link_titles(params, wanted_raw, namespaces) if wanted_raw else None
+        if wanted is not None and not wanted:
+            return None
+        entries = {page.pageid: entry for page, entry in query.pageset.good}
+        rows: list[tuple[int, int, bytes, Page]] = []
+        for page, _ in query.pageset.good:
+            for target in filter(None, (self.corpus.by_id(i) for i in page.links)):
+                if namespaces is not None and target.ns not in namespaces:
+                    continue
+                if wanted is not None and (target.ns, target.title) not in wanted:
+                    continue
+                rows.append((page.pageid, target.ns, _dbkey(target.title), target))
+        rows.sort(key=lambda row: row[:3], reverse=descending)
+        if raw_continue is not None:
+            parts = raw_continue.split("|")
+            if len(parts) != 3 or not all(_INTEGER.fullmatch(p) for p in parts[:2]):
+                raise ApiError("badcontinue", _KNOWN_ERROR_INFO["badcontinue"])
+            start = (int(parts[0]), int(parts[1]), parts[2].encode())
+            rows = [r for r in rows if (r[:3] <= start if descending else r[:3] >= start)]
+        for fromid, _, _, target in rows[:limit]:
+            entries[fromid].setdefault("links", []).append({"ns": target.ns, "title": target.title})
+        if len(rows) > limit:
+            fromid, ns, title, _ = rows[limit]
+            return {f"{prefix}continue": f"{fromid}|{ns}|{title.decode()}"}
+        return None
+
+    def _link_titles(self, params: _Params, raw_titles: list[str], namespaces: set[int] | None) -> set[tuple[int, str]]:
+        """`pltitles` as (ns, title) pairs in the namespaces asked for; an invalid title draws a warning."""
+        wanted: set[tuple[int, str]] = set()
+        for raw in raw_titles:
+            title, _ = normalize_title(raw)
+            if title is None:
+                params.warn("links", f'"{raw}" is not a valid title.')
+            elif namespaces is None or 0 in namespaces:
+                wanted.add((0, title))
+        return wanted
+
+    def _incoming_rows(
+        self, params: _Params, prefix: str, module: str, targets: list[Page]
+    ) -> tuple[list[tuple[Page, Page]], Continuation]:
+        """ApiQueryBacklinksprop (linkshere, redirects): (target, source page) rows, sorted and continued alike.
+
+        The sort (and so the continue value) has the target's title only when there are several targets, the
+        source's namespace only for linkshere with several in `lhnamespace`, and always the source's id.
+        """
+        namespaces = self._namespaces(params, f"{prefix}namespace", module)
+        shows = ("redirect", "!redirect") if module == "linkshere" else ("fragment", "!fragment")
+        show = set(params.choices(f"{prefix}show", frozenset(shows), module))
+        if show == set(shows):
+            raise ApiError("show", "Incorrect parameter - mutually exclusive values may not be supplied.")
+        limit = params.limit(f"{prefix}limit", module, default=10, maximum=MAX_LIMIT)
+        raw_continue = params.get(f"{prefix}continue")
+        by_title = len({t.title for t in targets}) > 1
+        by_namespace = module == "linkshere" and namespaces is not None and len(namespaces) > 1
+
+        def key(row: tuple[Page, Page]) -> tuple[Any, ...]:
+            target, page = row
+            return (
+                *((_dbkey(target.title),) if by_title else ()),
+                *((page.ns,) if by_namespace else ()),
+                page.pageid,
+            )
+
+        def shown(page: Page) -> bool:
+            if namespaces is not None and page.ns not in namespaces:
+                return False
+            if "redirect" in show or "!redirect" in show:
+                return page.is_redirect == ("redirect" in show)
+            # The sample wiki's redirects never point at a section, so "fragment" keeps none of them.
+            return "fragment" not in show
+
+        sources = self.corpus.backlinks_of if module == "linkshere" else self.corpus.redirects_to
+        rows = [(target, page) for target in targets for page in sources(target.pageid) if shown(page)]
+        rows.sort(key=key)
+        if raw_continue is not None:
+            parts = raw_continue.split("|")
+            integers = parts[1:] if by_title else parts
+            if len(parts) != 1 + by_title + by_namespace or not all(_INTEGER.fullmatch(p) for p in integers):
+                raise ApiError("badcontinue", _KNOWN_ERROR_INFO["badcontinue"])
+            start = (*((parts[0].encode(),) if by_title else ()), *(int(p) for p in integers))
+            rows = [r for r in rows if key(r) >= start]
+        if len(rows) <= limit:
+            return rows, None
+        following = key(rows[limit])
+        token = "|".join(v.decode() if isinstance(v, bytes) else str(v) for v in following)
+        return rows[:limit], {f"{prefix}continue": token}
+
+    def _prop_incoming(self, query: _Query, prefix: str, module: str) -> Continuation:
+        params = query.params
+        known = {"pageid", "title", "redirect"} if module == "linkshere" else {"pageid", "title", "fragment"}
+        props = set(params.choices(f"{prefix}prop", frozenset(known), module))
+        if f"{prefix}prop" not in params.raw:
+            # MediaWiki's defaults: pageid|title, plus redirect for linkshere.
+            props = known - {"fragment"}
+        entries = {page.pageid: entry for page, entry in query.pageset.good}
+        rows, more = self._incoming_rows(params, prefix, module, [page for page, _ in query.pageset.good])
+        for target, page in rows:
+            item: dict[str, Any] = {}
+            if "pageid" in props:
+                item["pageid"] = page.pageid
+            if "title" in props:
+                item.update(ns=page.ns, title=page.title)
+            if "redirect" in props:
+                item["redirect"] = page.is_redirect
+            entries[target.pageid].setdefault(module, []).append(item)
+        return more
+
+    def prop_linkshere(self, query: _Query, prefix: str) -> Continuation:
+        """The pages linking to each page of the set, under its `linkshere`."""
+        return self._prop_incoming(query, prefix, "linkshere")
+
+    def prop_redirects(self, query: _Query, prefix: str) -> Continuation:
+        """The redirects to each page of the set, under its `redirects`."""
+        return self._prop_incoming(query, prefix, "redirects")
+
+    def generator_linkshere(self, query: _Query, prefix: str) -> tuple[Ranked, Continuation]:
+        """The pages linking to the input pages (`titles` or `pageids`), as the page set."""
+        source = _Query(self, query.params, _PageSet(), {})
+        self._pageset_from_input(source)
+        targets = [page for page, _ in source.pageset.good]
+        rows, more = self._incoming_rows(query.params, f"{prefix}lh", "linkshere", targets)
+        unique = {page.pageid: page for _, page in rows}
+        return [(page, {}) for page in unique.values()], more
+
     # list modules and generators -----------------------------------------------------------------------
 
     def list_backlinks(self, query: _Query, prefix: str) -> Continuation:
         params = query.params
+        target = self._backlinks_target(params, prefix)
+        namespaces = self._namespaces(params, f"{prefix}namespace", "backlinks")
+        follow = params.flag(f"{prefix}redirect")
+        limit = params.limit(
+            f"{prefix}limit", "backlinks", default=10, maximum=MAX_REDIRECT_LIMIT if follow else MAX_LIMIT
+        )
+        descending = params.enum(f"{prefix}dir", ("ascending", "descending"), "ascending") == "descending"
+        filter_redirects = params.enum(f"{prefix}filterredir", ("all", "redirects", "nonredirects"), "all")
+        cont = self._parse_backlinks_continue(params.get(f"{prefix}continue"))
+
+        def kept(page: Page) -> bool:
+            if namespaces is not None and page.ns not in namespaces:
+                return False
+            if filter_redirects == "redirects":
+                return page.is_redirect
+            # Following redirects, "nonredirects" only filters the second level (MediaWiki's T24245).
+            return filter_redirects == "all" or follow or not page.is_redirect
+
+        linking = self.corpus.backlinks_of(target.pageid) if target is not None else []
+        rows = [p for p in linking if kept(p)]
+        if descending:
+            rows.reverse()
+        if cont is not None:
+            start = (int(cont[0]), int(cont[1]))
+            rows = [p for p in rows if ((p.ns, p.pageid) <= start if descending else (p.ns, p.pageid) >= start)]
+        more = f"{rows[limit].ns}|{rows[limit].pageid}" if len(rows) > limit else None
+        entries = {page.pageid: _link_item(page) for page in rows[:limit]}
+        redirects = [p for p in rows[:limit] if p.is_redirect]
+        if follow and redirects:
+            # The first level's start stays in every continuation of the second, so while the links through
+            # this window's redirects continue, the window itself is listed again.
+            window = f"{cont[0]}|{cont[1]}" if cont is not None else f"{rows[0].ns}|{rows[0].pageid}"
+            second = self._links_through(redirects, namespaces, filter_redirects, descending, cont)
+            for redirect, page in second[:limit]:
+                entries[redirect.pageid].setdefault("redirlinks", []).append(_link_item(page))
+            if len(second) > limit:
+                redirect, page = second[limit]
+                dbkey = _dbkey(redirect.title).decode()
+                more = f"{window}|{redirect.ns}|{dbkey}|{page.ns}|{page.pageid}"
+        query.result["backlinks"] = list(entries.values())
+        return {f"{prefix}continue": more} if more is not None else None
+
+    def _backlinks_target(self, params: _Params, prefix: str) -> Page | None:
+        """The page `bltitle` or `blpageid` names; None for a title nobody wrote (it can have red links)."""
         title, pageid = params.get(f"{prefix}title"), params.get(f"{prefix}pageid")
         if title is None and pageid is None:
             raise ApiError("missingparam", f'One of the parameters "{prefix}title" and "{prefix}pageid" is required.')
@@ -738,55 +979,69 @@ class _Api:
             raise ApiError(
                 "invalidparammix", f'The parameters "{prefix}title" and "{prefix}pageid" can not be used together.'
             )
-        target: Page | None
         if pageid is not None:
             number = params.integer(f"{prefix}pageid", 0)
             target = self.corpus.by_id(number)
             if target is None:
                 raise ApiError("nosuchpageid", f"There is no page with ID {number}.")
-        else:
-            normalized, _ = normalize_title(title or "")
-            if normalized is None:
-                raise ApiError("invalidtitle", f'Bad title "{html.escape(title or "", quote=False)}".')
-            # A title nobody wrote can still have backlinks (red links), so MediaWiki answers with an empty list.
-            target = self.corpus.by_title(normalized)
-        namespaces = self._namespaces(params, f"{prefix}namespace", "backlinks")
-        limit = params.limit(f"{prefix}limit", "backlinks", default=10, maximum=MAX_LIMIT)
-        descending = params.enum(f"{prefix}dir", ("ascending", "descending"), "ascending") == "descending"
-        filter_redirects = params.enum(f"{prefix}filterredir", ("all", "redirects", "nonredirects"), "all")
-        params.claim(f"{prefix}redirect")
-        start = self._parse_backlinks_continue(params.get(f"{prefix}continue"))
+            return target
+        normalized, _ = normalize_title(title or "")
+        if normalized is None:
+            raise ApiError("invalidtitle", f'Bad title "{html.escape(title or "", quote=False)}".')
+        # A title nobody wrote can still have backlinks (red links), so MediaWiki answers with an empty list.
+        return self.corpus.by_title(normalized)
 
-        linking = self.corpus.backlinks_of(target.pageid) if target is not None else []
-        rows = [
-            p
-            for p in linking
-            if (namespaces is None or p.ns in namespaces)
-            and (filter_redirects == "all" or p.is_redirect == (filter_redirects == "redirects"))
-        ]
-        if descending:
-            rows.reverse()
-        if start is not None:
-            rows = [p for p in rows if ((p.ns, p.pageid) <= start if descending else (p.ns, p.pageid) >= start)]
-        listed = []
-        for page in rows[:limit]:
-            item: dict[str, Any] = {"pageid": page.pageid, "ns": page.ns, "title": page.title}
-            if page.is_redirect:
-                item["redirect"] = True
-            listed.append(item)
-        query.result["backlinks"] = listed
-        if len(rows) > limit:
-            following = rows[limit]
-            return {f"{prefix}continue": f"{following.ns}|{following.pageid}"}
-        return None
+    def _links_through(
+        self,
+        redirects: list[Page],
+        namespaces: set[int] | None,
+        filter_redirects: str,
+        descending: bool,
+        cont: list[str] | None,
+    ) -> list[tuple[Page, Page]]:
+        """ApiQueryBacklinks' second query: (redirect, linking page) rows, sorted and continued like MediaWiki.
 
-    def _parse_backlinks_continue(self, raw: str | None) -> tuple[int, int] | None:
+        The sort leaves out what the WHERE clause holds constant: the redirects' namespace unless they span
+        several, their title unless there are several, the linking namespace unless `blnamespace` has several.
+        """
+        by_ns = len({r.ns for r in redirects}) > 1
+        by_title = len({r.title for r in redirects}) > 1
+        by_from_ns = namespaces is not None and len(namespaces) > 1
+
+        def key(ns: int, title: bytes, from_ns: int, from_id: int) -> tuple[Any, ...]:
+            return (
+                *((ns,) if by_ns else ()),
+                *((title,) if by_title else ()),
+                *((from_ns,) if by_from_ns else ()),
+                from_id,
+            )
+
+        rows = sorted(
+            (
+                (key(redirect.ns, _dbkey(redirect.title), page.ns, page.pageid), redirect, page)
+                for redirect in redirects
+                for page in self.corpus.backlinks_of(redirect.pageid)
+                if (namespaces is None or page.ns in namespaces)
+                and (filter_redirects == "all" or page.is_redirect == (filter_redirects == "redirects"))
+            ),
+            key=lambda row: row[0],
+            reverse=descending,
+        )
+        if cont is not None and len(cont) >= 6:
+            start = key(int(cont[2]), cont[3].encode(), int(cont[4]), int(cont[5]))
+            rows = [row for row in rows if (row[0] <= start if descending else row[0] >= start)]
+        return [(redirect, page) for _, redirect, page in rows]
+
+    def _parse_backlinks_continue(self, raw: str | None) -> list[str] | None:
+        """`blcontinue`'s parts: `ns|id` of the first level, plus `ns|title|from_ns|from_id` of the second."""
         if raw is None:
             return None
         parts = raw.split("|")
-        if len(parts) != 2 or not all(_INTEGER.fullmatch(p) for p in parts):
+        # 7 and 8 parts resume inside a result too big for one answer, which the sample wiki never sends.
+        integers = [p for i, p in enumerate(parts) if i != 3]
+        if len(parts) not in (2, 6, 7, 8) or not all(_INTEGER.fullmatch(p) for p in integers):
             raise ApiError("badcontinue", _KNOWN_ERROR_INFO["badcontinue"])
-        return int(parts[0]), int(parts[1])
+        return parts
 
     def _namespaces(self, params: _Params, name: str, module: str) -> set[int] | None:
         values = params.multi(name)
@@ -797,8 +1052,12 @@ class _Api:
         params.choices(name, frozenset(known), module)
         return {int(v) for v in known} or None
 
-    def _search(self, query: _Query, prefix: str) -> tuple[list[Page], int, int, int]:
-        """The ranked hits for `{prefix}search`, and the offset, limit and total hit count."""
+    def _search(self, query: _Query, prefix: str) -> tuple[list[Page], int, int, int | None]:
+        """The ranked hits for `{prefix}search`, the offset, the limit, and the total (None: not counted).
+
+        `srwhat=nearmatch` is SearchNearMatcher: at most one page, whatever the namespace filter and offset,
+        never counted, never continued.
+        """
         params = query.params
         term = params.get(f"{prefix}search")
         if term is None or term == "":
@@ -806,40 +1065,73 @@ class _Api:
         limit = params.limit(f"{prefix}limit", "search", default=10, maximum=MAX_LIMIT)
         offset = params.integer(f"{prefix}offset", 0)
         namespaces = self._namespaces(params, f"{prefix}namespace", "search")
-        params.enum(f"{prefix}what", ("title", "text", "nearmatch"), "text")
-        params.claim(
-            *(
-                f"{prefix}{name}"
-                for name in ("info", "prop", "interwiki", "enablerewrites", "sort", "qiprofile", "backend")
-            )
-        )
-        hits = self.corpus.search(term) if namespaces is None or 0 in namespaces else []
+        what = params.enum(f"{prefix}what", ("title", "text", "nearmatch"), "text")
+        params.claim(*(f"{prefix}{name}" for name in ("interwiki", "enablerewrites", "sort", "qiprofile", "backend")))
+        if what == "nearmatch":
+            match = self.near_match(term)
+            return ([match] if match is not None else []), offset, limit, None
+        if namespaces is not None and 0 not in namespaces:
+            hits: list[Page] = []
+        elif self.search_backend == "database":
+            hits = self.corpus.database_search(term)
+        else:
+            hits = self.corpus.search(term)
         return hits[offset : offset + limit], offset, limit, len(hits)
 
+    def near_match(self, term: str) -> Page | None:
+        """SearchNearMatcher: the page (a redirect included) titled `term`, or its lower, Title, UPPER cased forms."""
+        if not term or term.startswith("#"):
+            return None
+        exact, _ = normalize_title(term)
+        if exact is None:
+            return None
+        lower = term.lower()
+        for variant in (term, lower, _ucwords(lower), term.upper(), _ucwordbreaks(lower)):
+            title, _ = normalize_title(variant)
+            page = self.corpus.by_title(title) if title is not None else None
+            if page is not None:
+                return page
+        quoted = re.fullmatch(r'"([^"]+)"', term)
+        return self.near_match(quoted.group(1)) if quoted else None
+
     def list_search(self, query: _Query, prefix: str) -> Continuation:
+        params = query.params
+        fields = set(params.choices(f"{prefix}prop", _SEARCH_PROPS, "search"))
+        if f"{prefix}prop" not in params.raw:
+            fields = {"size", "wordcount", "timestamp", "snippet"}
+        info = set(params.choices(f"{prefix}info", frozenset({"totalhits", "suggestion", "rewrittenquery"}), "search"))
+        if f"{prefix}info" not in params.raw:
+            info = {"totalhits", "suggestion", "rewrittenquery"}
         hits, offset, limit, total = self._search(query, prefix)
-        term = query.params.raw.get(f"{prefix}search", "")
-        query.result["searchinfo"] = {"totalhits": total}
-        query.result["search"] = [
-            {
-                "ns": page.ns,
-                "title": page.title,
-                "pageid": page.pageid,
-                "size": page.length,
-                "wordcount": len(page.full_text.split()),
-                "snippet": _snippet(page.full_text, term),
-                "timestamp": page.touched,
-            }
-            for page in hits
-        ]
-        if offset + limit < total:
+        term = params.raw.get(f"{prefix}search", "")
+        if total is not None and "totalhits" in info:
+            query.result["searchinfo"] = {"totalhits": total}
+        listed = []
+        for page in hits:
+            item: dict[str, Any] = {"ns": page.ns, "title": page.title, "pageid": page.pageid}
+            if "size" in fields:
+                item["size"] = page.length
+            if "wordcount" in fields:
+                item["wordcount"] = len(page.full_text.split())
+            if "snippet" in fields:
+                item["snippet"] = _snippet(page.full_text, term)
+            if "timestamp" in fields:
+                item["timestamp"] = page.touched
+            listed.append(item)
+        query.result["search"] = listed
+        if total is not None and offset + limit < total:
             return {f"{prefix}offset": offset + limit}
         return None
 
     def generator_search(self, query: _Query, prefix: str) -> tuple[Ranked, Continuation]:
+        query.params.claim(f"{prefix}srprop", f"{prefix}srinfo")
         hits, offset, limit, total = self._search(query, f"{prefix}sr")
-        ranked = [(page, {"index": offset + rank}) for rank, page in enumerate(hits, start=1)]
-        more = {f"{prefix}sroffset": offset + limit} if offset + limit < total else None
+        # The generator's data about each hit: what a redirect's entry in `redirects` carries.
+        ranked = [
+            (page, {"ns": page.ns, "title": page.title, "pageid": page.pageid, "index": offset + rank})
+            for rank, page in enumerate(hits, start=1)
+        ]
+        more = {f"{prefix}sroffset": offset + limit} if total is not None and offset + limit < total else None
         return ranked, more
 
     # action=help -------------------------------------------------------------------------------------------
@@ -883,6 +1175,27 @@ def _continuation(
     return out, batchcomplete
 
 
+def _link_item(page: Page) -> dict[str, Any]:
+    """A page as list=backlinks lists it: `redirect` only on redirects."""
+    item: dict[str, Any] = {"pageid": page.pageid, "ns": page.ns, "title": page.title}
+    if page.is_redirect:
+        item["redirect"] = True
+    return item
+
+
+def _dbkey(title: str) -> bytes:
+    """A title as the database sorts it: underscores for spaces, compared byte by byte."""
+    return title.replace(" ", "_").encode()
+
+
+def _ucwords(text: str) -> str:
+    return re.sub(r"(^|\s)(\S)", lambda m: m.group(1) + m.group(2).upper(), text)
+
+
+def _ucwordbreaks(text: str) -> str:
+    return re.sub(r"\b(\w)", lambda m: m.group(1).upper(), text)
+
+
 def _extract(page: Page, *, intro: bool, plain: bool, section_format: str) -> str:
     if page.redirect_to is not None:
         return ""
@@ -918,9 +1231,16 @@ _MALFORMED_HTML_WARNING: Final = (
 )
 _HELP_TEXT: Final = (
     "WikiRoam sample wiki: a MediaWiki-compatible api.php for local development and tests.\n"
-    "Supported: action=query with generator=search, list=search, list=backlinks, "
-    "prop=info|extracts|pageimages, titles=, pageids=, redirects; format=json&formatversion=2 only."
+    "Supported: action=query with generator=search|linkshere, list=search (srwhat=text|nearmatch), "
+    "list=backlinks (blredirect), prop=info|extracts|pageimages|links|linkshere|redirects, titles=, pageids=, "
+    "redirects; format=json&formatversion=2 only."
 )
+_SEARCH_PROPS: Final = frozenset(
+    {
+        "size", "wordcount", "timestamp", "snippet", "titlesnippet", "redirecttitle", "redirectsnippet",
+        "sectiontitle", "sectionsnippet", "isfilematch", "categorysnippet", "extensiondata",
+    }
+)  # fmt: skip
 _ACTIONS: Final[dict[str, Callable[[_Api, _Params], dict[str, Any]]]] = {
     "query": _Api.query,
     "help": _Api.help,
@@ -929,6 +1249,9 @@ _PROP_MODULES: Final[dict[str, Callable[[_Api, _Query, str], Continuation]]] = {
     "info": _Api.prop_info,
     "extracts": _Api.prop_extracts,
     "pageimages": _Api.prop_pageimages,
+    "links": _Api.prop_links,
+    "linkshere": _Api.prop_linkshere,
+    "redirects": _Api.prop_redirects,
 }
 _LIST_MODULES: Final[dict[str, Callable[[_Api, _Query, str], Continuation]]] = {
     "backlinks": _Api.list_backlinks,
@@ -936,8 +1259,18 @@ _LIST_MODULES: Final[dict[str, Callable[[_Api, _Query, str], Continuation]]] = {
 }
 _GENERATORS: Final[dict[str, Callable[[_Api, _Query, str], tuple[Ranked, Continuation]]]] = {
     "search": _Api.generator_search,
+    "linkshere": _Api.generator_linkshere,
 }
-_PREFIXES: Final = {"info": "in", "extracts": "ex", "pageimages": "pi", "backlinks": "bl", "search": "sr"}
+_PREFIXES: Final = {
+    "info": "in",
+    "extracts": "ex",
+    "pageimages": "pi",
+    "links": "pl",
+    "linkshere": "lh",
+    "redirects": "rd",
+    "backlinks": "bl",
+    "search": "sr",
+}
 
 
 # --- HTTP -------------------------------------------------------------------------------------------------
@@ -997,12 +1330,18 @@ class SampleWiki:
         port: int = 0,
         seed: int = DEFAULT_SEED,
         verbose: bool = False,
+        search: str | None = None,
     ) -> None:
-        """Serve `corpus` (default: `build_corpus(seed)`) on `host`, which must be a loopback address."""
+        """Serve `corpus` (default: `build_corpus(seed)`) on `host`, which must be a loopback address.
+
+        `search` is the search backend to play, "cirrus" or "database"; by default `WIKIROAM_SAMPLEWIKI_SEARCH`
+        names it, else "cirrus".
+        """
         if not _is_loopback(host):
             raise ValueError(f"the sample wiki only listens on loopback addresses, not {host!r}")
         self.corpus = corpus if corpus is not None else build_corpus(seed)
         self.host = host
+        self._search_backend = search_backend(search if search is not None else os.environ.get(SEARCH_BACKEND_VARIABLE))
         self.faults = Faults()
         self.verbose = verbose
         self._requested_port = port
@@ -1014,6 +1353,17 @@ class SampleWiki:
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
 
+    @property
+    def search_backend(self) -> SearchBackend:
+        """The search backend the wiki plays: "cirrus" (relevance) or "database" (title order)."""
+        return self._search_backend
+
+    @search_backend.setter
+    def search_backend(self, value: str) -> None:
+        self._search_backend = search_backend(value)
+        if self._api is not None:
+            self._api.search_backend = self._search_backend
+
     # lifecycle ----------------------------------------------------------------------------------------
 
     def start(self) -> SampleWiki:
@@ -1023,7 +1373,7 @@ class SampleWiki:
         self._stopping.clear()
         server = _HttpServer((self.host, self._requested_port), self)
         self._server = server
-        self._api = _Api(self.corpus, self.base_url)
+        self._api = _Api(self.corpus, self.base_url, self._search_backend)
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="samplewiki", daemon=True
         )
@@ -1256,6 +1606,17 @@ _ROUTES: Final[tuple[tuple[str, bool, _Route], ...]] = (
     ("/images/", False, SampleWiki._serve_image),
     ("/", True, SampleWiki._serve_home),
 )
+
+
+def search_backend(name: str | None) -> SearchBackend:
+    """The search backend called `name` (None or blank: "cirrus"); ValueError names the choices."""
+    value = (name or "").strip() or "cirrus"
+    if value not in get_args(SearchBackend):
+        raise ValueError(
+            f"unknown sample wiki search backend {value!r} (from {SEARCH_BACKEND_VARIABLE} or search=): "
+            f"use {' or '.join(get_args(SearchBackend))}"
+        )
+    return cast(SearchBackend, value)
 
 
 def _is_loopback(host: str) -> bool:

@@ -12,8 +12,16 @@ from typing import Any
 import pytest
 import requests
 
-from local.samplewiki import SampleWiki, build_corpus, params_match
-from local.samplewiki.corpus import HUB_BACKLINKS, INJECTION_MARKUP, Corpus
+from local.samplewiki import Page, SampleWiki, build_corpus, params_match
+from local.samplewiki.corpus import (
+    HUB_BACKLINKS,
+    INJECTION_MARKUP,
+    LINKED_REDIRECTS,
+    MARKUP_TITLE,
+    ROLL_TITLE,
+    Corpus,
+)
+from local.samplewiki.server import SEARCH_BACKEND_VARIABLE
 
 pytestmark = pytest.mark.integration
 
@@ -121,6 +129,8 @@ def test_given_a_term_when_searching_the_corpus_then_exact_titles_rank_first_and
     assert corpus.search("river")[0].title == "River"
     assert len(corpus.search("river")) >= 5
     assert corpus.search("zurich")[0].title == "Zürich"
+    # A redirect's title counts as an exact title of its target, as in CirrusSearch.
+    assert corpus.search("rock and roll")[0].title == ROLL_TITLE
     assert corpus.search("river") == corpus.search("RIVER")
     assert corpus.search("") == []
 
@@ -375,6 +385,240 @@ def test_given_a_redirect_when_listing_backlinks_of_its_target_then_it_is_flagge
 
     flagged = [b for b in data["query"]["backlinks"] if b.get("redirect")]
     assert [b["title"] for b in flagged] == ["Zurich"]
+
+
+# --- Redirects: what links here, through them ---------------------------------------------------------------
+
+
+def _roll(wiki: SampleWiki) -> tuple[Page, list[Page]]:
+    roll = wiki.corpus.by_title(ROLL_TITLE)
+    assert roll is not None
+    return roll, wiki.corpus.redirects_to(roll.pageid)
+
+
+def test_given_late_pages_then_every_page_that_existed_before_keeps_its_id_and_its_hub_keeps_its_backlinks(
+    wiki: SampleWiki,
+) -> None:
+    corpus = wiki.corpus
+    late = [corpus.by_title(title) for title in (*LINKED_REDIRECTS, "Blues", "Skiffle", "Rockabilly", MARKUP_TITLE)]
+
+    # Ids the docs and tests name stay put, and the late pages come after every other one.
+    assert corpus.hub.pageid == 1952
+    assert len(corpus.backlinks_of(corpus.hub.pageid)) == HUB_BACKLINKS
+    assert all(page is not None for page in late)
+    assert min(p.pageid for p in late if p) > max(p.pageid for p in corpus.pages if p not in late)
+    markup = corpus.by_title(MARKUP_TITLE)
+    assert markup is not None
+    assert (markup.extract, markup.image) == ("", None)
+
+
+def test_what_links_here_follows_one_level_of_redirects_and_leaves_redirect_pages_out(wiki: SampleWiki) -> None:
+    # Given "Rock & roll", its redirects, a page linking through two of them, and one through a double redirect
+    roll, redirects = _roll(wiki)
+    linked = {p.title for p in wiki.corpus.what_links_here(roll.pageid)}
+
+    assert [r.title for r in redirects] == ["Rock and roll", "Rock 'n' roll"]
+    assert {"AC/DC", "Blues", "Skiffle"} <= linked
+    assert not linked & {"Rock and roll", "Rock 'n' roll", "Rock-and-roll", "Rockabilly"}
+    ids = [p.pageid for p in wiki.corpus.what_links_here(roll.pageid)]
+    assert ids == sorted(set(ids))
+
+
+def test_given_blredirect_then_links_through_each_redirect_nest_under_it_and_max_is_250(
+    wiki: SampleWiki, http: requests.Session
+) -> None:
+    roll, _ = _roll(wiki)
+
+    data = query(wiki, http, list="backlinks", blpageid=str(roll.pageid), blredirect="1", bllimit="max")
+
+    assert data["limits"] == {"backlinks": 250}
+    entries = {b["title"]: b for b in data["query"]["backlinks"]}
+    assert entries["Rock and roll"]["redirect"] is True
+    nested = [(r["title"], r.get("redirect", False)) for r in entries["Rock and roll"]["redirlinks"]]
+    # The double redirect is listed, flagged, and not followed: Rockabilly, linking to it, is not there.
+    assert nested == [("AC/DC", False), ("Rock-and-roll", True), ("Blues", False), ("Skiffle", False)]
+    assert [r["title"] for r in entries["Rock 'n' roll"]["redirlinks"]] == ["Skiffle"]
+    assert "redirlinks" not in entries["AC/DC"]
+    articles = {b["pageid"] for b in data["query"]["backlinks"] if not b.get("redirect")} | {
+        r["pageid"] for b in data["query"]["backlinks"] for r in b.get("redirlinks", []) if not r.get("redirect")
+    }
+    assert articles == {p.pageid for p in wiki.corpus.what_links_here(roll.pageid)}
+
+
+def test_given_blredirect_when_the_second_level_continues_then_the_first_level_is_listed_again(
+    wiki: SampleWiki, http: requests.Session
+) -> None:
+    # Given the window of the first level that holds both redirects
+    roll, redirects = _roll(wiki)
+    params = {"list": "backlinks", "blpageid": str(roll.pageid), "blredirect": "1", "bllimit": "2"}
+    window = f"0|{redirects[0].pageid}"
+
+    # When
+    first = query(wiki, http, **params, blcontinue=window)
+    second = query(wiki, http, **params, **first["continue"])
+
+    # Then: MediaWiki sorts the second level by the redirect's database key, then by the linking page's id
+    double = wiki.corpus.by_title("Rock-and-roll")
+    assert double is not None
+    assert first["continue"]["blcontinue"] == f"{window}|0|Rock_and_roll|0|{double.pageid}"
+    assert [b["title"] for b in second["query"]["backlinks"]] == [b["title"] for b in first["query"]["backlinks"]]
+    assert [r["title"] for r in first["query"]["backlinks"][1]["redirlinks"]] == ["Skiffle"]
+    assert [r["title"] for r in second["query"]["backlinks"][0]["redirlinks"]] == ["Rock-and-roll", "Blues"]
+    assert "continue" in second
+
+
+def test_given_list_backlinks_beside_prop_redirects_then_both_continue_and_the_page_set_stops_when_done(
+    wiki: SampleWiki, http: requests.Session
+) -> None:
+    roll, redirects = _roll(wiki)
+    params = {
+        "list": "backlinks",
+        "blpageid": str(roll.pageid),
+        "blfilterredir": "nonredirects",
+        "bllimit": "1",
+        "pageids": str(roll.pageid),
+        "prop": "redirects",
+        "rdprop": "pageid",
+        "rdlimit": "1",
+    }
+
+    first = query(wiki, http, **params)
+    second = query(wiki, http, **params, **first["continue"])
+    third = query(wiki, http, **params, **second["continue"])
+
+    assert first["continue"] == {
+        "blcontinue": first["continue"]["blcontinue"],
+        "rdcontinue": str(redirects[1].pageid),
+        "continue": "||",
+    }
+    assert first["query"]["pages"] == [
+        {"pageid": roll.pageid, "ns": 0, "title": ROLL_TITLE, "redirects": [{"pageid": redirects[0].pageid}]}
+    ]
+    assert second["query"]["pages"][0]["redirects"] == [{"pageid": redirects[1].pageid}]
+    assert second["continue"]["continue"] == "-||redirects"
+    # Once `continue` says the page set is done, MediaWiki leaves the pages out: only the list continues.
+    assert "pages" not in third["query"]
+    assert all(not b.get("redirect") for data in (first, second, third) for b in data["query"]["backlinks"])
+
+
+def test_given_generator_linkshere_with_pltitles_then_pages_linking_directly_carry_the_link(
+    wiki: SampleWiki, http: requests.Session
+) -> None:
+    _, redirects = _roll(wiki)
+    params = {
+        "generator": "linkshere",
+        "pageids": "|".join(str(r.pageid) for r in redirects),
+        "glhnamespace": "0",
+        "glhshow": "!redirect",
+        "prop": "links",
+        "pltitles": ROLL_TITLE,
+        "pllimit": "max",
+    }
+
+    everything = query(wiki, http, **params, glhlimit="max")
+    first = query(wiki, http, **params, glhlimit="1")
+
+    pages = {p["title"]: p for p in everything["query"]["pages"]}
+    assert set(pages) == {"AC/DC", "Blues", "Skiffle"}  # Skiffle once, though it links to both redirects
+    assert pages["AC/DC"]["links"] == [{"ns": 0, "title": ROLL_TITLE}]
+    assert "links" not in pages["Blues"]
+    assert everything["limits"] == {"linkshere": 500, "links": 500}
+    # Several targets: continued by the target's database key, then the linking page's id.
+    assert [p["title"] for p in first["query"]["pages"]] == ["Skiffle"]
+    assert first["continue"] == {
+        "glhcontinue": f"Rock_and_roll|{wiki.corpus.by_title('AC/DC').pageid}",
+        "continue": "glhcontinue||",
+    }
+
+
+def test_given_prop_linkshere_then_each_page_lists_the_pages_linking_to_it(
+    wiki: SampleWiki, http: requests.Session
+) -> None:
+    _, redirects = _roll(wiki)
+
+    data = query(wiki, http, pageids=str(redirects[1].pageid), prop="linkshere")
+
+    [page] = data["query"]["pages"]
+    assert page["linkshere"] == [
+        {"pageid": wiki.corpus.by_title("Skiffle").pageid, "ns": 0, "title": "Skiffle", "redirect": False}
+    ]
+
+
+# --- Search backends and the near match ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def database_wiki() -> Iterator[SampleWiki]:
+    with SampleWiki(search="database") as running:
+        yield running
+
+
+def test_given_a_term_naming_a_page_then_nearmatch_finds_it_in_any_case_or_through_a_redirect(
+    wiki: SampleWiki, http: requests.Session
+) -> None:
+    def near(term: str) -> list[dict[str, Any]]:
+        data = query(wiki, http, list="search", srsearch=term, srwhat="nearmatch", srnamespace="0", srprop="")
+        assert "searchinfo" not in data["query"]  # a near match is never counted
+        assert "continue" not in data
+        hits: list[dict[str, Any]] = data["query"]["search"]
+        return hits
+
+    roll_redirect = wiki.corpus.by_title("Rock and roll")
+    assert roll_redirect is not None
+    assert near("music") == [{"ns": 0, "title": "Music", "pageid": wiki.corpus.by_title("Music").pageid}]
+    assert near("ROCK AND ROLL") == [{"ns": 0, "title": "Rock and roll", "pageid": roll_redirect.pageid}]
+    assert near('"zurich"')[0]["title"] == "Zurich"
+    assert near("music of the spheres") == []
+    assert near("#Music") == []
+
+
+def test_given_the_database_backend_then_matches_come_in_title_order_with_redirect_pages_among_them(
+    database_wiki: SampleWiki, http: requests.Session
+) -> None:
+    data = query(database_wiki, http, list="search", srsearch="roll", srlimit="max", srprop="")
+    titles = [hit["title"] for hit in data["query"]["search"]]
+
+    assert titles == sorted(titles, key=lambda t: t.replace(" ", "_").encode())
+    assert {"Rock and roll", "Rock-and-roll", "Rock & roll"} <= set(titles)
+    music = query(database_wiki, http, list="search", srsearch="music", srlimit="10", srprop="")
+    assert "Music" not in [hit["title"] for hit in music["query"]["search"]]
+    assert music["query"]["searchinfo"]["totalhits"] > 10
+
+
+def test_given_the_database_backend_and_redirects_then_redirect_hits_resolve_with_their_generator_data(
+    database_wiki: SampleWiki, http: requests.Session
+) -> None:
+    data = query(database_wiki, http, generator="search", gsrsearch="roll", gsrlimit="20", redirects="1", prop="info")
+
+    hits = {r["from"]: r for r in data["query"]["redirects"]}
+    ranks = [hit.title for hit in database_wiki.corpus.database_search("roll")]
+    rock_and_roll = database_wiki.corpus.by_title("Rock and roll")
+    assert rock_and_roll is not None
+    assert hits["Rock and roll"] == {
+        "ns": 0,
+        "title": "Rock and roll",
+        "pageid": rock_and_roll.pageid,
+        "index": ranks.index("Rock and roll") + 1,
+        "from": "Rock and roll",
+        "to": ROLL_TITLE,
+    }
+    assert hits["Rock-and-roll"]["to"] == "Rock and roll"  # a chain: each hop once
+    pages = {p["title"]: p for p in data["query"]["pages"]}
+    assert not any(p.get("redirect") for p in data["query"]["pages"])
+    # The target takes the best rank of the pages that led to it.
+    assert pages[ROLL_TITLE]["index"] == min(ranks.index(t) + 1 for t in (*LINKED_REDIRECTS, ROLL_TITLE))
+
+
+def test_the_search_backend_comes_from_the_argument_then_the_environment_and_unknown_names_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus = build_corpus()
+    monkeypatch.setenv(SEARCH_BACKEND_VARIABLE, "database")
+    assert SampleWiki(corpus).search_backend == "database"
+    assert SampleWiki(corpus, search="cirrus").search_backend == "cirrus"
+    monkeypatch.setenv(SEARCH_BACKEND_VARIABLE, "elastic")
+    with pytest.raises(ValueError, match="use cirrus or database"):
+        SampleWiki(corpus)
 
 
 # --- Errors ------------------------------------------------------------------------------------------------
