@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -13,8 +14,12 @@ from tests.support.mediawiki import (
     INJECTION_MARKUP,
     INJECTION_TITLE,
     MISSING_TITLE,
+    MUSIC_TITLE,
     REDIRECT_TARGET,
     REDIRECT_TITLE,
+    ROLL_DOUBLE_REDIRECT,
+    ROLL_REDIRECT,
+    ROLL_TITLE,
     SEARCH_TERM,
     SEED_PAGES,
     LocalMediaWiki,
@@ -212,3 +217,131 @@ def test_maxlag_below_the_reported_lag_is_a_maxlag_error(mediawiki: LocalMediaWi
     assert error["code"] == "maxlag"
     assert error["lag"] == -1
     assert error["type"] == "db"
+
+
+# --- What links here through redirects, the near match and the default search's order ---------------------------
+
+
+def pageid_of(wiki: LocalMediaWiki, title: str) -> int:
+    """Return the id of the page titled ``title`` (a redirect is not followed)."""
+    (page,) = api(wiki, action="query", titles=title)["query"]["pages"]
+    return int(page["pageid"])
+
+
+def test_blredirect_nests_links_through_redirects_and_halves_the_limit(mediawiki: LocalMediaWiki) -> None:
+    body = api(mediawiki, action="query", list="backlinks", bltitle=ROLL_TITLE, blredirect=1, bllimit="max")
+
+    assert body["limits"] == {"backlinks": 250}
+    entries = {entry["title"]: entry for entry in body["query"]["backlinks"]}
+    assert entries[ROLL_REDIRECT]["redirect"] is True
+    nested = {(link["title"], link.get("redirect", False)) for link in entries[ROLL_REDIRECT]["redirlinks"]}
+    # The double redirect is listed and flagged, not followed: the page linking to it is nowhere.
+    assert nested == {("Blues", False), ("Jukebox", False), ("Skiffle", False), (ROLL_DOUBLE_REDIRECT, True)}
+    assert "Rockabilly" not in json.dumps(body)
+    assert "redirlinks" not in entries["AC/DC"]
+
+
+def test_blredirect_lists_the_first_level_again_while_the_second_continues(mediawiki: LocalMediaWiki) -> None:
+    redirect = pageid_of(mediawiki, ROLL_REDIRECT)
+    params = {"action": "query", "list": "backlinks", "bltitle": ROLL_TITLE, "blredirect": 1, "bllimit": 2}
+
+    first = api(mediawiki, **params, blcontinue=f"0|{redirect}")
+    second = api(mediawiki, **params, **first["continue"])
+
+    parts = first["continue"]["blcontinue"].split("|")
+    assert parts[:2] == ["0", str(redirect)]
+    assert len(parts) == 6
+    assert parts[3] in ("Rock_and_roll", "Rock_'n'_roll")  # the redirect's database key, underscores and all
+    assert [e["title"] for e in second["query"]["backlinks"]] == [e["title"] for e in first["query"]["backlinks"]]
+
+
+def test_backlinks_beside_prop_redirects_continue_together_and_the_page_set_stops_when_done(
+    mediawiki: LocalMediaWiki,
+) -> None:
+    roll = pageid_of(mediawiki, ROLL_TITLE)
+    params = {
+        "action": "query",
+        "list": "backlinks",
+        "blpageid": roll,
+        "blfilterredir": "nonredirects",
+        "bllimit": 1,
+        "pageids": roll,
+        "prop": "redirects",
+        "rdprop": "pageid",
+        "rdlimit": 1,
+    }
+
+    first = api(mediawiki, **params)
+    second = api(mediawiki, **params, **first["continue"])
+    third = api(mediawiki, **params, **second["continue"])
+
+    assert set(first["continue"]) == {"blcontinue", "rdcontinue", "continue"}
+    assert first["continue"]["continue"] == "||"
+    (page,) = first["query"]["pages"]
+    assert (page["pageid"], page["title"], len(page["redirects"])) == (roll, ROLL_TITLE, 1)
+    assert set(page["redirects"][0]) == {"pageid"}
+    assert second["continue"]["continue"] == "-||redirects"
+    assert "pages" not in third["query"]
+
+
+def test_generator_linkshere_with_pltitles_marks_the_pages_that_link_directly(mediawiki: LocalMediaWiki) -> None:
+    redirects = [pageid_of(mediawiki, ROLL_REDIRECT), pageid_of(mediawiki, "Rock 'n' roll")]
+    params = {
+        "action": "query",
+        "generator": "linkshere",
+        "pageids": "|".join(map(str, redirects)),
+        "glhnamespace": 0,
+        "glhshow": "!redirect",
+        "prop": "links",
+        "pltitles": ROLL_TITLE,
+        "pllimit": "max",
+    }
+
+    everything = api(mediawiki, **params, glhlimit="max")
+    first = api(mediawiki, **params, glhlimit=1)
+
+    pages = {page["title"]: page for page in everything["query"]["pages"]}
+    assert set(pages) == {"Blues", "Jukebox", "Skiffle"}
+    assert pages["Jukebox"]["links"] == [{"ns": 0, "title": ROLL_TITLE}]
+    assert "links" not in pages["Blues"]
+    assert everything["limits"] == {"linkshere": 500, "links": 500}
+    assert first["continue"]["continue"] == "glhcontinue||"
+    assert first["continue"]["glhcontinue"].startswith("Rock_and_roll|")
+
+
+def test_nearmatch_finds_titles_case_variants_and_redirects_in_any_namespace(mediawiki: LocalMediaWiki) -> None:
+    def near(term: str) -> list[dict[str, Any]]:
+        body = api(
+            mediawiki, action="query", list="search", srsearch=term, srwhat="nearmatch", srnamespace=0, srprop=""
+        )
+        assert "searchinfo" not in body["query"]
+        assert "continue" not in body
+        hits: list[dict[str, Any]] = body["query"]["search"]
+        return hits
+
+    assert near("music") == [{"ns": 0, "title": MUSIC_TITLE, "pageid": pageid_of(mediawiki, MUSIC_TITLE)}]
+    assert near("ROCK AND ROLL") == [{"ns": 0, "title": ROLL_REDIRECT, "pageid": pageid_of(mediawiki, ROLL_REDIRECT)}]
+    assert near("category:rivers")[0]["ns"] == 14  # srnamespace does not hold the near matcher back
+    assert near("music of the spheres") == []
+
+
+def test_the_default_search_answers_in_title_order_and_lists_redirect_pages(mediawiki: LocalMediaWiki) -> None:
+    music = api(mediawiki, action="query", list="search", srsearch=MUSIC_TITLE, srwhat="text", srlimit=10, srprop="")
+    rolls = api(
+        mediawiki, action="query", generator="search", gsrsearch="roll", gsrwhat="text", gsrlimit=20, redirects=1
+    )
+
+    titles = [hit["title"] for hit in music["query"]["search"]]
+    assert titles == sorted(titles, key=lambda t: t.replace(" ", "_").encode())
+    assert MUSIC_TITLE not in titles
+    assert music["query"]["searchinfo"]["totalhits"] > 10
+    hops = {hop["from"]: hop for hop in rolls["query"]["redirects"]}
+    assert set(hops[ROLL_REDIRECT]) == {"ns", "title", "pageid", "index", "from", "to"}
+    assert hops[ROLL_REDIRECT]["to"] == ROLL_TITLE
+    # The target takes the best rank among itself and the redirects (chains included) that led to it.
+    ranks = api(mediawiki, action="query", list="search", srsearch="roll", srwhat="text", srlimit=20, srprop="")
+    rank = {hit["title"]: number for number, hit in enumerate(ranks["query"]["search"], start=1)}
+    leading = (ROLL_TITLE, ROLL_REDIRECT, "Rock 'n' roll", ROLL_DOUBLE_REDIRECT)
+    pages = {page["title"]: page for page in rolls["query"]["pages"]}
+    assert pages[ROLL_TITLE]["index"] == min(rank[title] for title in leading if title in rank)
+    assert ROLL_REDIRECT not in pages

@@ -533,10 +533,18 @@ REDIRECT_TARGET = "Zürich"
 INJECTION_TITLE = "Script injection sample"
 INJECTION_MARKUP = "<script>alert(1)</script>"
 MISSING_TITLE = "No such page in the WikiRoam test wiki"
+# Music: more pages mention it than one page of results holds, and the default database search answers in title
+# order, so the page titled "Music" is not among the first ten text matches.
+MUSIC_TITLE = "Music"
+# "Rock & roll" is reached directly and through redirects: "Rock and roll" and "Rock 'n' roll" redirect to it,
+# "Rock-and-roll" redirects to a redirect (MediaWiki follows one level, so the page linking to it is no backlink).
+ROLL_TITLE = "Rock & roll"
+ROLL_REDIRECT = "Rock and roll"
+ROLL_DOUBLE_REDIRECT = "Rock-and-roll"
 
 
 def seed_pages() -> tuple[WikiPage, ...]:
-    """Return the corpus the integration-test wiki is seeded with (about forty linked pages)."""
+    """Return the corpus the integration-test wiki is seeded with (about sixty linked pages)."""
     pages = {
         HUB_TITLE: (
             "'''Hub''' is the central page of the WikiRoam test wiki. Many pages link here, so its list "
@@ -700,8 +708,57 @@ def seed_pages() -> tuple[WikiPage, ...]:
             "and every road in red.\n\nBack to the [[Hub]]."
         ),
         "Category:Rivers": "Pages about the rivers of the invented Vell valley.",
+        **_music_pages(),
     }
     return tuple(WikiPage(title, wikitext) for title, wikitext in pages.items())
+
+
+def _music_pages() -> dict[str, str]:
+    """Pages about music, most of them titled before "Music", and the redirects to "Rock & roll"."""
+    instruments = {
+        "Accordion": "squeezed bellows",
+        "Bagpipes": "a bag of air and drones",
+        "Banjo": "a drum head under the strings",
+        "Cello": "a bow drawn across low strings",
+        "Drum kit": "sticks on skins and cymbals",
+        "Flute": "breath across a hole",
+        "Harmonica": "reeds in a small metal case",
+        "Harp": "plucked strings in a tall frame",
+        "Lute": "a round back and a bent neck",
+        "Mandolin": "paired steel strings",
+        "Violin": "a bow and four strings",
+        "Zither": "strings stretched over a flat box",
+    }
+    pages = {
+        title: f"The '''{title.lower()}''' makes music with {how}. It is heard at every dance in [[Marrowby]]."
+        for title, how in instruments.items()
+    }
+    pages.update(
+        {
+            "100% Pure": "'''100% Pure''' is a fanzine about music, printed on a kitchen table and sold at gigs.",
+            MUSIC_TITLE: (
+                "'''Music''' is the art of arranging sounds in time. [[Rock & roll]], the [[Blues]], the "
+                "[[Guitar]] and the [[Piano]] all belong to it.\n\n"
+                "== Scope ==\nEvery instrument page of this wiki is about music."
+            ),
+            "Guitar": "The '''guitar''' is the loudest instrument of [[Rock & roll]] music; its strings are steel.",
+            "Piano": "The '''piano''' is a keyboard instrument. Boogie-woogie piano music led to [[Rock & roll]].",
+            "Blues": "The '''blues''' is a music of bent notes and twelve bars. It led to [[Rock and roll]].",
+            "Jukebox": (
+                "A '''jukebox''' plays music for a coin. Its records were mostly [[Rock & roll]], or as the "
+                "labels said, [[Rock and roll]]."
+            ),
+            "Skiffle": (
+                "'''Skiffle''' is a homemade music of washboards and tea chests. Its fans heard the next sound "
+                "as [[Rock 'n' roll]], or [[Rock and roll]]."
+            ),
+            "Rockabilly": "'''Rockabilly''' is an early, twangy music, spelt [[Rock-and-roll]] on old posters.",
+            ROLL_REDIRECT: f"#REDIRECT [[{ROLL_TITLE}]]",
+            "Rock 'n' roll": f"#REDIRECT [[{ROLL_TITLE}]]",
+            ROLL_DOUBLE_REDIRECT: f"#REDIRECT [[{ROLL_REDIRECT}]]",
+        }
+    )
+    return pages
 
 
 SEED_PAGES = seed_pages()
