@@ -9,6 +9,7 @@ from typing import Any
 import requests
 
 from components import datadog_assets
+from local.samplewiki.corpus import ROLL_TITLE
 from local.stack import LocalStack
 
 # "rivers" finds River (a medium hub), The Burning Rivers, and Earth, the hub with 640 backlinks.
@@ -23,19 +24,26 @@ def search(stack: LocalStack, term: str) -> dict[str, Any]:
 
 
 def backlinks_from_the_wiki(api_url: str, pageid: int) -> set[int]:
-    """The page's backlinks as the wiki itself lists them, following `continue` (independent of our client)."""
+    """The articles the wiki's "What links here" lists for the page, following `continue` (independent of our client).
+
+    That is `list=backlinks&blredirect=1`: the articles linking to the page directly and those linking to a
+    redirect to it (nested under the redirect's `redirlinks`), without the redirect pages themselves.
+    """
     found: set[int] = set()
     params: dict[str, Any] = {
         "action": "query",
         "list": "backlinks",
         "blpageid": pageid,
+        "blredirect": "1",
+        "blnamespace": "0",
         "bllimit": "max",
         "format": "json",
         "formatversion": "2",
     }
     while True:
         answer = requests.get(api_url, params=params, timeout=10).json()
-        found |= {link["pageid"] for link in answer["query"]["backlinks"]}
+        for link in answer["query"]["backlinks"]:
+            found |= {e["pageid"] for e in [link, *link.get("redirlinks", [])] if not e.get("redirect")}
         if "continue" not in answer:
             return found
         params.update(answer["continue"])
@@ -134,6 +142,29 @@ def test_given_a_search_when_the_pipeline_finishes_then_every_result_page_and_al
         "complete",
         len(cached_backlinks(local_stack, EARTH)),
     )
+
+
+def test_given_a_page_reached_through_redirects_then_its_cached_backlinks_are_what_links_here(local_stack, wiki):
+    # Given "Rock & roll": linked directly, through two redirects, and by a page linking to a double redirect
+    roll = wiki.corpus.by_title(ROLL_TITLE)
+    assert [r.title for r in wiki.corpus.redirects_to(roll.pageid)] == ["Rock and roll", "Rock 'n' roll"]
+
+    # When a reader opens it, and the pipeline caches it
+    first = requests.get(f"{local_stack.url}/api/pages/{roll.pageid}", timeout=30).json()
+    items = local_stack.wait_until_cached([roll.pageid], timeout=120)
+    assert local_stack.wait_idle(60)
+
+    # Then the cache holds the wiki's own "What links here" articles: the ones through redirects, not the
+    # redirect pages (opening one would only roam back here), and the count is what the API serves.
+    expected = backlinks_from_the_wiki(wiki.api_url, roll.pageid)
+    assert first["backlinks_status"] in ("pending", "complete")
+    assert cached_backlinks(local_stack, roll.pageid) == expected
+    titles = {wiki.corpus.by_id(i).title for i in expected}
+    assert {"Blues", "Skiffle", "AC/DC"} <= titles
+    assert not titles & {"Rock and roll", "Rock 'n' roll", "Rock-and-roll", "Rockabilly"}
+    served = requests.get(f"{local_stack.url}/api/pages/{roll.pageid}/backlinks", params={"limit": 200}, timeout=10)
+    listed = [link["pageid"] for link in served.json()["backlinks"]]
+    assert int(items[roll.pageid]["backlinks_count"]["N"]) == len(listed) == len(expected)
 
 
 def test_given_a_finished_search_then_each_execution_history_shows_every_state(local_stack, wiki):

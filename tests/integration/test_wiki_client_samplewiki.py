@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import requests
 
 from functions import __version__
 from functions.errors import WikiApiError, WikiPageNotFound, WikiRateLimited, WikiUnavailable
 from functions.wiki import WikiClient
+from local.samplewiki import Corpus, Page, SampleWiki
+from local.samplewiki.corpus import ROLL_TITLE
 
 CONTACT = "ops@wikiroam.test"
 
@@ -126,3 +130,159 @@ def test_pages_by_id_returns_unicode_titles_and_follows_the_redirect(wiki):
         for p in client.pages([wiki.corpus.by_title(t).pageid for t in ("AC/DC", "C++", "Rock & roll")]).values()
     }
     assert titles == {"AC/DC", "C++", "Rock & roll"}
+
+
+# --- The named page first, on either search backend ----------------------------------------------------------
+
+
+@pytest.fixture(params=["cirrus", "database"])
+def backend(request, wiki) -> Iterator[str]:
+    """Given the sample wiki playing CirrusSearch or MediaWiki's default database search."""
+    before = wiki.search_backend
+    wiki.search_backend = request.param
+    yield request.param
+    wiki.search_backend = before
+
+
+def _wiki_ranking(wiki, term: str, limit: int) -> list[str]:
+    """The wiki's own matches, redirect pages resolved to their articles, by the wiki's `index`."""
+    params = {"generator": "search", "gsrsearch": term, "gsrlimit": str(limit), "gsrnamespace": "0", "redirects": "1"}
+    body = requests.get(
+        wiki.api_url, params={"action": "query", "format": "json", "formatversion": "2", **params}, timeout=10
+    ).json()
+    return [page["title"] for page in sorted(body.get("query", {}).get("pages", []), key=lambda p: p["index"])]
+
+
+@pytest.mark.parametrize(
+    ("term", "article"),
+    [("Music", "Music"), ("music", "Music"), ("Rock and roll", ROLL_TITLE), ("ROCK AND ROLL", ROLL_TITLE)],
+)
+def test_given_a_term_naming_a_page_then_its_article_comes_first_then_the_wikis_order(wiki, backend, term, article):
+    client, _ = _client(wiki)
+    ranking = _wiki_ranking(wiki, term, 10)
+    wiki.reset_log()
+
+    results = client.search(term, limit=10)
+
+    titles = [r.title for r in results]
+    assert titles == [article, *(t for t in ranking if t != article)][:10]
+    assert not any(wiki.corpus.by_title(t).is_redirect for t in titles)
+    assert wiki.count() <= 2
+    assert results[0].extract
+    assert all(r.url == wiki.page_url(r.title) for r in results)
+
+
+def test_given_the_default_search_then_music_past_the_first_ten_costs_a_second_request_and_cirrus_none(wiki, backend):
+    client, _ = _client(wiki)
+
+    results = client.search("Music", limit=10)
+
+    assert results[0].title == "Music"
+    assert wiki.count() == (2 if backend == "database" else 1)
+    second = wiki.requests[-1].params
+    if backend == "database":
+        assert (second["pageids"], second["redirects"]) == (str(wiki.corpus.by_title("Music").pageid), "1")
+
+
+def test_given_a_term_naming_nothing_then_one_request_and_the_wikis_order(wiki, backend):
+    client, _ = _client(wiki)
+    ranking = _wiki_ranking(wiki, "seasonal valley", 10)
+    wiki.reset_log()
+
+    assert [r.title for r in client.search("seasonal valley", limit=10)] == ranking
+    assert wiki.count() == 1
+
+
+# --- Backlinks through redirects ----------------------------------------------------------------------------------
+
+
+def test_given_a_page_reached_through_redirects_then_backlinks_are_what_links_here_in_two_requests(wiki):
+    client, _ = _client(wiki, maxlag=5)
+    roll = wiki.corpus.by_title(ROLL_TITLE)
+
+    batches = list(client.backlinks(roll.pageid))
+
+    ids = [b.pageid for batch in batches for b in batch.backlinks]
+    assert sorted(ids) == [p.pageid for p in wiki.corpus.what_links_here(roll.pageid)]
+    assert len(ids) == len(set(ids))
+    titles = {b.title for batch in batches for b in batch.backlinks}
+    assert {"Blues", "Skiffle"} <= titles
+    assert not titles & {"Rock and roll", "Rock 'n' roll", "Rock-and-roll", "Rockabilly"}
+    assert wiki.count() == 2
+    assert all(r.params["maxlag"] == "5" for r in wiki.requests)
+
+
+def test_given_a_resume_token_from_any_batch_then_the_rest_arrives_once(wiki):
+    roll = wiki.corpus.by_title(ROLL_TITLE)
+    batches = list(_client(wiki, backlinks_limit=1)[0].backlinks(roll.pageid))
+    expected = sorted(p.pageid for p in wiki.corpus.what_links_here(roll.pageid))
+    assert len(batches) > 3
+
+    for index, batch in enumerate(batches[:-1]):
+        resumed = _client(wiki, backlinks_limit=1)[0].backlinks(roll.pageid, resume=batch.resume)
+        before = [b.pageid for earlier in batches[: index + 1] for b in earlier.backlinks]
+        after = [b.pageid for later in resumed for b in later.backlinks]
+        assert sorted(before + after) == expected, index
+
+
+def test_given_a_token_saved_before_redirects_were_followed_then_resuming_still_lists_the_links_through_them(wiki):
+    # Given a token an older WikiRoam stored: the wiki's continue object, nothing of ours
+    roll = wiki.corpus.by_title(ROLL_TITLE)
+    direct = [p for p in wiki.corpus.backlinks_of(roll.pageid) if not p.is_redirect]
+    legacy = {"blcontinue": f"0|{direct[2].pageid}", "continue": "-||"}
+
+    resumed = [b.pageid for batch in _client(wiki)[0].backlinks(roll.pageid, resume=legacy) for b in batch.backlinks]
+
+    expected = {p.pageid for p in wiki.corpus.what_links_here(roll.pageid)} - {p.pageid for p in direct[:2]}
+    assert sorted(resumed) == sorted(expected)
+
+
+def _corpus(direct: int, through: int, both: int, twice: int, redirects: int) -> Corpus:
+    """A page, "Planet", with `redirects` redirects and articles linking to it in four ways.
+
+    `direct` link to it, `through` through one redirect, `both` directly and through a redirect, `twice`
+    through two redirects far apart (the first and the last of them): `direct + through + both + twice` backlinks.
+    """
+
+    def page(pageid: int, title: str, links: tuple[int, ...], redirect_to: str | None = None) -> Page:
+        text = "" if redirect_to else f"{title} is an article about the planet."
+        return Page(pageid, title, "test", text, "", links, None, pageid, "2024-01-01T00:00:00Z", 10, redirect_to)
+
+    aliases = [page(2 + i, f"Planet alias {i}", (1,), "Planet") for i in range(redirects)]
+    alias_ids = [a.pageid for a in aliases]
+    ways: list[tuple[int, ...]] = (
+        [(1,)] * direct
+        + [(alias_ids[i % redirects],) for i in range(through)]
+        + [(1, alias_ids[i % redirects]) for i in range(both)]
+        + [(alias_ids[0], alias_ids[-1])] * twice
+    )
+    articles = [page(10_000 + i, f"Article {i:04d}", links) for i, links in enumerate(ways)]
+    return Corpus(seed=0, pages=(page(1, "Planet", ()), *aliases, *articles))
+
+
+@pytest.mark.parametrize(
+    ("shape", "requests_sent"),
+    [
+        # Most links direct, some through a few redirects: the two listings share requests.
+        ({"direct": 880, "through": 60, "both": 30, "twice": 30, "redirects": 3}, 2),
+        # 120 redirects, few links through each: a request names at most 50 redirects (the API's limit).
+        ({"direct": 700, "through": 200, "both": 50, "twice": 50, "redirects": 120}, 4),
+    ],
+)
+def test_1000_backlinks_through_redirects_arrive_once_each_within_the_request_budget(shape, requests_sent):
+    corpus = _corpus(**shape)
+    with SampleWiki(corpus) as planet_wiki:
+        client, _ = _client(planet_wiki)
+
+        batches = list(client.backlinks(1))
+
+        ids = [b.pageid for batch in batches for b in batch.backlinks]
+        assert len(ids) == len(set(ids)) == 1000
+        assert sorted(ids) == [p.pageid for p in corpus.what_links_here(1)]
+        assert planet_wiki.count() == requests_sent
+        # And resuming from any batch (past the first group of redirects too) still lists each one once.
+        for index, batch in enumerate(batches[:-1]):
+            resumed = _client(planet_wiki)[0].backlinks(1, resume=batch.resume)
+            before = [b.pageid for earlier in batches[: index + 1] for b in earlier.backlinks]
+            after = [b.pageid for later in resumed for b in later.backlinks]
+            assert sorted(before + after) == sorted(ids), index
