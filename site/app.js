@@ -24,6 +24,9 @@ const ui = {
 
 // --- Small helpers ---------------------------------------------------------------------------------------
 
+/** Children worth drawing: a missing part (null, undefined, false) draws nothing, never the word "null". */
+const present = (children) => children.filter((child) => child !== null && child !== undefined && child !== false);
+
 /** An element with attributes and children; strings become text nodes, never markup. */
 function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -32,10 +35,13 @@ function h(tag, attrs = {}, ...children) {
     if (name === "text") node.textContent = value;
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child);
-  }
+  node.append(...present(children));
   return node;
+}
+
+/** The article's plain-text extract, or nothing when the wiki has none (a page that opens with a section). */
+function extract(page) {
+  return typeof page.extract === "string" && page.extract ? h("p", { class: "extract", text: page.extract }) : null;
 }
 
 /** The URL when it is http(s), else null: a `javascript:` or `data:` URL from the wiki must never be followed. */
@@ -214,7 +220,7 @@ function resultCard(page, term) {
     h("article", { "aria-labelledby": titleId },
       thumbnail(page),
       h("h3", { class: "card-title", id: titleId, text: page.title }),
-      h("p", { class: "extract", text: page.extract || "No summary available." }),
+      extract(page),
       h("p", { class: "card-actions" }, status, wikiLink(page), open)));
   return { card, status };
 }
@@ -563,12 +569,13 @@ function drawPageCard(page) {
   const status = badge(page);
   status.id = "page-badge";
   const hadFocus = document.activeElement?.id === "page-title";
-  ui.pageCard.replaceChildren(
+  // replaceChildren() would draw a missing thumbnail as the text "null": only the parts the page has go in.
+  ui.pageCard.replaceChildren(...present([
     thumbnail(page),
     h("h2", { id: "page-title", class: "card-title", tabindex: "-1", text: page.title }),
-    h("p", { class: "extract", text: page.extract || "No summary available." }),
+    extract(page),
     h("p", { class: "card-actions" }, status, wikiLink(page)),
-  );
+  ]));
   if (hadFocus) $("page-title").focus();
 }
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from local.samplewiki.corpus import HUB_TITLE, INJECTION_MARKUP, INJECTION_TITLE, Corpus
+from local.samplewiki.corpus import HUB_TITLE, INJECTION_MARKUP, INJECTION_TITLE, MARKUP_TITLE, ROLL_TITLE, Corpus
 from tests.e2e.browser_support import SCREENSHOTS, BrowserPage, launch_chromium, site_bytes
 
 # Mirrors of site/app.js's constants: the tests check the behaviour they promise.
@@ -429,6 +429,101 @@ def test_a_term_with_no_matches_says_so(ui, site_stack):
     ui.goto("/?q=qwxzzy")
     expect(ui.page.locator("#status")).to_have_text(re.compile("No articles match \u201cqwxzzy\u201d"))
     expect(ui.page.locator("#results")).to_be_hidden()
+
+
+# --- Missing fields and redirects -----------------------------------------------------------------------------
+
+STRAY_WORDS = re.compile(r"\b(null|undefined|NaN)\b")
+
+
+def test_a_page_view_without_thumbnail_or_extract_and_a_markup_like_title_draws_only_what_it_has(ui, site_stack):
+    # Given a page with no image and no intro, whose title reads as markup
+    page = corpus(site_stack).by_title(MARKUP_TITLE)
+    assert page is not None
+    assert (page.image, page.extract) == (None, "")
+
+    # When a reader opens its page view
+    ui.goto(f"/#/page/{page.pageid}")
+
+    # Then the title shows as typed, nothing stands in for the missing parts, and no stray word appears
+    expect(ui.page.locator("#page-title")).to_have_text(MARKUP_TITLE)
+    expect(ui.page.locator("#page-badge")).to_be_visible()
+    card = ui.page.locator("#page-card")
+    expect(card.locator("img")).to_have_count(0)
+    expect(card.locator(".extract")).to_have_count(0)
+    expect(card.get_by_role("link", name=re.compile("^Read on the wiki"))).to_have_attribute(
+        "href", site_stack.wiki.page_url(MARKUP_TITLE)
+    )
+    assert ui.page.locator("#page-title b, #page-title i, #page-title em").count() == 0
+    assert not STRAY_WORDS.search(card.inner_text()), card.inner_text()
+    # Once the pipeline has it, the view says so, and still draws no stray word.
+    site_stack.wait_until_cached([page.pageid], timeout=120)
+    expect(ui.page.locator("#page-badge")).to_have_text("cached", timeout=30_000)
+    expect(ui.page.locator("#backlinks-status")).to_have_text(f"No pages link to {MARKUP_TITLE}.")
+    assert not STRAY_WORDS.search(ui.page.locator("body").inner_text())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    ui.page.screenshot(path=SCREENSHOTS / "page-without-thumbnail.png", full_page=True)
+
+
+def test_given_answers_missing_every_optional_field_then_cards_and_page_views_draw_nothing_for_them(ui, site_stack):
+    # Given an API whose answers leave out the thumbnail, the extract and the URL (or send them as null)
+    bare = {"pageid": 4242, "title": "Bare page", "extract": None, "url": None, "thumbnail": None, "cached": True}
+    page = {
+        **bare,
+        "cached_at": "2026-01-01T00:00:00+00:00",
+        "backlinks_status": "complete",
+        "backlinks_count": None,
+        "caching_error": None,
+    }
+    del page["cached"]
+    ui.page.route(re.compile(r"/api/search\?"), lambda route: route.fulfill(json={"query": "bare", "results": [bare]}))
+    ui.page.route(re.compile(r"/api/pages/4242$"), lambda route: route.fulfill(json=page))
+    ui.page.route(
+        re.compile(r"/api/pages/4242/backlinks\?"),
+        lambda route: route.fulfill(
+            json={"pageid": 4242, "backlinks": [], "next_cursor": None, "backlinks_status": "complete"}
+        ),
+    )
+
+    # When the reader searches, then opens the page view
+    ui.goto("/?q=bare")
+    card = ui.page.locator("#cards .card")
+    expect(card.locator(".card-title")).to_have_text("Bare page")
+    card_text = card.inner_text()
+    card.get_by_role("button", name="Backlinks").click()
+    expect(ui.page.locator("#page-title")).to_have_text("Bare page")
+    expect(ui.page.locator("#backlinks-status")).to_have_text("No pages link to Bare page.")
+
+    # Then neither draws an image, an extract, a wiki link, or a stray word
+    for view in (card, ui.page.locator("#page-card")):
+        expect(view.locator("img")).to_have_count(0)
+        expect(view.locator(".extract")).to_have_count(0)
+        expect(view.locator(".wiki-link")).to_have_count(0)
+    assert not STRAY_WORDS.search(card_text), card_text
+    assert not STRAY_WORDS.search(ui.page.locator("body").inner_text())
+
+
+def test_searching_a_redirect_opens_its_article_whose_backlinks_come_through_redirects_too(ui, site_stack):
+    # Given "Rock and roll", a redirect to "Rock & roll", which Blues and Skiffle reach only through redirects
+    wiki = corpus(site_stack)
+    roll = wiki.by_title(ROLL_TITLE)
+    expected = [p.title for p in wiki.what_links_here(roll.pageid)]
+
+    # When the reader searches the redirect's title and opens the first card's backlinks
+    ui.goto("/?q=Rock+and+roll")
+    first = ui.page.locator("#cards .card").first
+    expect(first.locator(".card-title")).to_have_text(ROLL_TITLE)
+    titles = card_titles(ui)
+    assert len(titles) == len(set(titles))
+    site_stack.wait_until_cached([roll.pageid], timeout=120)
+    first.get_by_role("button", name="Backlinks").click()
+
+    # Then the list is the wiki's "What links here": the links through redirects, never the redirects
+    links = ui.page.locator("#backlink-list a")
+    expect(links).to_have_count(len(expected), timeout=20_000)
+    assert links.all_text_contents() == expected
+    assert {"Blues", "Skiffle"} <= set(expected)
+    expect(ui.page.locator("#backlinks-status")).to_have_text(f"Showing {len(expected)} of {len(expected)}.")
 
 
 # --- Safety and accessibility -------------------------------------------------------------------------------
