@@ -10,7 +10,8 @@ from types import FrameType
 from typing import get_args
 
 from local.samplewiki.corpus import DEFAULT_SEED
-from local.samplewiki.server import SEARCH_BACKEND_VARIABLE, SampleWiki, SearchBackend
+from local.samplewiki.server import SampleWiki
+from local.samplewiki.site import SEARCH_BACKEND_VARIABLE, SearchBackend
 
 
 def main(argv: list[str] | None = None) -> int:
