@@ -20,7 +20,7 @@ class Fault:
 
     kind: str
     remaining: int | None
-    retry_after: int | None = None
+    retry_after: int | str | None = None
     match: str | None = None
     delay: float = DEFAULT_TIMEOUT_DELAY
     lag: float = DEFAULT_LAG
@@ -49,13 +49,17 @@ class Faults:
         kind: str,
         count: int | None = 1,
         *,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         match: str | None = None,
         delay: float = DEFAULT_TIMEOUT_DELAY,
         lag: float = DEFAULT_LAG,
         info: str | None = None,
     ) -> Fault:
-        """Arm `count` occurrences of a fault (None: until `clear`); `retry_after` None means MediaWiki's default."""
+        """Arm `count` occurrences of a fault (None: until `clear`).
+
+        `retry_after` is the `Retry-After` to send: seconds, or text sent as is (an HTTP date, as a proxy in front
+        of a wiki may send); None means MediaWiki's default.
+        """
         if not _valid_kind(kind):
             raise ValueError(
                 f"unknown fault kind {kind!r}: use an HTTP status 400-599, 'maxlag', 'timeout', 'disconnect' "

@@ -62,7 +62,7 @@ class Api:
             "servedby": SERVED_BY,
         }
 
-    def maxlag_error(self, lag: float, maxlag: int | None, retry_after: int | None) -> ApiError:
+    def maxlag_error(self, lag: float, maxlag: int | None, retry_after: int | str | None) -> ApiError:
         """The maxlag error for a replica `lag` seconds behind, asking for `retry_after` (default: the maxlag)."""
         shown: int | float = int(lag) if float(lag).is_integer() else lag
         wait = retry_after if retry_after is not None else max(maxlag if maxlag is not None else 5, 5)
