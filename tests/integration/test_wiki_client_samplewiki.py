@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import pytest
 import requests
@@ -78,14 +80,36 @@ def test_a_long_retry_after_is_capped_so_a_step_fails_fast_and_retries_later(wik
     assert sleeps == [10.0]
 
 
+def test_given_a_retry_after_as_an_http_date_then_the_client_waits_until_then_capped(wiki):
+    # Given a 429 asking to come back at a date two seconds ahead, then one an hour ahead
+    wiki.faults.arm("429", count=1, retry_after=formatdate(time.time() + 2, usegmt=True))
+    wiki.faults.arm("429", count=1, retry_after=formatdate(time.time() + 3600, usegmt=True))
+    client, sleeps = _client(wiki, max_retry_after=10)
+
+    # When searching
+    assert client.search("moon")
+
+    # Then the client waited until the first date (HTTP dates have whole seconds) and no longer than the cap
+    assert 0 < sleeps[0] <= 2
+    assert sleeps[1] == 10.0
+
+
 def test_given_server_errors_then_backoff_with_jitter_then_wiki_unavailable(wiki):
     wiki.faults.arm("503", count=None)
-    client, sleeps = _client(wiki, max_retries=2)
+    draws: list[tuple[float, float]] = []
+
+    def highest(low: float, high: float) -> float:
+        # Full jitter draws from zero: the longest wait each retry may take is what the bounds below pin.
+        draws.append((low, high))
+        return high
+
+    client, sleeps = _client(wiki, max_retries=2, jitter=highest)
     with pytest.raises(WikiUnavailable):
         client.search("moon")
     assert len(sleeps) == 2
     assert 0.125 <= sleeps[0] <= 0.25
     assert 0.25 <= sleeps[1] <= 0.5
+    assert draws == [(0.0, 0.25), (0.0, 0.5)]
 
 
 def test_given_a_wiki_that_hangs_then_the_timeout_ends_the_request(wiki):
