@@ -61,6 +61,7 @@ pipeline = CachePipeline(
         step_concurrency=None if cache_concurrency < 0 else cache_concurrency,
         log_retention_days=log_retention_days,
         deployment=deployment,
+        execution_data_in_logs=config.require_bool("executionDataInLogs"),
     ),
 )
 api = Api(

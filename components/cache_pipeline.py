@@ -37,6 +37,7 @@ class CachePipelineArgs:
     `step_concurrency` is the reserved concurrency of each cache step function, so a burst of searches cannot
     stampede the wiki or the tables (throttled invocations are retried by the state machine); None leaves
     them unreserved, for accounts whose concurrency quota is too small to reserve any.
+    `execution_data_in_logs` adds every state's input and output to the state machine's log events (debugging).
     """
 
     code: pulumi.Archive
@@ -52,6 +53,7 @@ class CachePipelineArgs:
     step_concurrency: int | None
     log_retention_days: int
     deployment: str
+    execution_data_in_logs: bool = False
 
 
 class CachePipeline(pulumi.ComponentResource):
@@ -190,9 +192,11 @@ class CachePipeline(pulumi.ComponentResource):
                 lambda arns: json.dumps(state_machine_definition(arns[0], arns[1], arns[2]))
             ),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                # Express executions are only visible through their logs: keep every event, with its data.
+                # Express executions are only visible through their logs: keep every event (the shipper makes the
+                # state spans from them). Their data (each state's input and output) made most of the bytes, and
+                # the trace travels in the execution's name: it is logged only when asked for.
                 level="ALL",
-                include_execution_data=True,
+                include_execution_data=args.execution_data_in_logs,
                 log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),

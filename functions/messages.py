@@ -17,6 +17,11 @@ from functions.errors import InvalidCacheRequest, InvalidTaskPayload
 Reason = Literal["search", "page"]
 MAX_PAGES_PER_REQUEST = 50
 _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# A W3C traceparent (version 00) is 55 characters of [0-9a-f-], all allowed in an execution name: with a page id
+# of up to 16 digits (the API's largest) the name stays within AWS's 80 characters.
+_TRACEPARENT = r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"
+_IS_TRACEPARENT = re.compile(rf"^{_TRACEPARENT}$")
+_NAME_WITH_TRACEPARENT = re.compile(rf"^[0-9]+-({_TRACEPARENT})$")
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,9 @@ def page_ref(raw: Any, error: type[Exception]) -> PageRef:
 def execution_input(page: PageRef, reason: Reason, trace: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The state machine's input for caching one page; `trace` (W3C `traceparent`...) goes under `_trace`.
 
-    The steps read `page` only, so `_trace` rides along through every state's input untouched.
+    The steps read `page` only, so `_trace` rides along through every state's input untouched. The execution's
+    name carries the traceparent too (`execution_name`); `_trace` adds what a name cannot hold (`tracestate`,
+    `baggage`) for the steps, and the trace for logs written with execution data before names carried it.
     """
     document: dict[str, Any] = {"page": {"pageid": page.pageid, "title": page.title}, "reason": reason}
     if trace:
@@ -83,9 +90,32 @@ def execution_input(page: PageRef, reason: Reason, trace: Mapping[str, str] | No
     return document
 
 
-def execution_name(page: PageRef, message_id: str) -> str:
-    """A name unique per page and SNS message (80 characters of [A-Za-z0-9_-] at most, as AWS requires)."""
+def execution_name(page: PageRef, message_id: str, traceparent: str | None = None) -> str:
+    """The execution's name (80 characters of [A-Za-z0-9_-] at most, as AWS requires).
+
+    Started inside a trace, `<pageid>-<traceparent>`: the name is part of the execution ARN in every event the
+    state machine logs, so the shipper learns the trace from the logs without their execution data. The span id
+    in it is the StartExecution span's own, so the name is unique per start. Without a trace (telemetry off),
+    `<pageid>-<SNS message id>`.
+    """
+    if traceparent is not None and _IS_TRACEPARENT.match(traceparent):
+        return f"{page.pageid}-{traceparent}"
     return f"{page.pageid}-{_EXECUTION_NAME_UNSAFE.sub('', message_id)}"[:80]
+
+
+def execution_traceparent(execution: str) -> str | None:
+    """The W3C traceparent an execution's name carries, from the name or its ARN; None when it carries none.
+
+    Standard ARNs are `arn:aws:states:<region>:<account>:execution:<state machine>:<name>`, Express ones add
+    `:<execution id>` after the name: the name is the eighth field of either.
+    """
+    if execution.startswith("arn:"):
+        parts = execution.split(":")
+        if len(parts) < 8:
+            return None
+        execution = parts[7]
+    matched = _NAME_WITH_TRACEPARENT.match(execution)
+    return matched.group(1) if matched else None
 
 
 @dataclass(frozen=True)

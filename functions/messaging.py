@@ -65,9 +65,8 @@ class PipelineStarter:
         """Start one execution per page; returns their ARNs."""
         arns = []
         for page in pages:
-            name = execution_name(page, message_id)
             # The CLIENT span of the call is opened here, not by the client hook, so that its context is the
-            # one `_trace` carries: the execution span is its child.
+            # one the execution's name and `_trace` carry: the execution span is its child.
             with telemetry.aws_call_span(
                 "SFN.StartExecution",
                 kind=SpanKind.CLIENT,
@@ -75,14 +74,16 @@ class PipelineStarter:
                 method="StartExecution",
                 attributes={
                     "aws.step_functions.state_machine.arn": self._state_machine_arn,
-                    "aws.step_functions.execution.name": name,
                     "wikiroam.page.id": page.pageid,
                 },
             ) as span:
+                carrier = telemetry.trace_carrier()
+                name = execution_name(page, message_id, carrier.get("traceparent"))
+                span.set_attribute("aws.step_functions.execution.name", name)
                 response = self._client.start_execution(
                     stateMachineArn=self._state_machine_arn,
                     name=name,
-                    input=json.dumps(execution_input(page, reason, telemetry.trace_carrier()), ensure_ascii=False),
+                    input=json.dumps(execution_input(page, reason, carrier), ensure_ascii=False),
                 )
                 span.set_attribute("aws.step_functions.execution.arn", response["executionArn"])
             arns.append(response["executionArn"])

@@ -244,6 +244,10 @@ def sns_lambda_event(
     }
 
 
+# What `includeExecutionData: false` leaves out of an event's details.
+_EXECUTION_DATA_KEYS = ("input", "output", "inputDetails", "outputDetails", "parameters")
+
+
 def step_functions_log_events(
     execution_arn: str, history: Sequence[Mapping[str, Any]], *, level: str, include_execution_data: bool
 ) -> list[dict[str, Any]]:
@@ -262,7 +266,10 @@ def step_functions_log_events(
             if key.endswith("EventDetails") and isinstance(value, Mapping):
                 details = dict(value)
         if not include_execution_data:
-            for key in ("input", "output", "inputDetails", "outputDetails"):
+            # A task's `parameters` are the state's data rendered into its request (our Lambda payloads hold the
+            # state's whole input): execution data too. Tracing tools that read payloads from TaskScheduled
+            # events (Datadog's Step Functions tracing) ask for execution data for that reason.
+            for key in _EXECUTION_DATA_KEYS:
                 details.pop(key, None)
         epoch_ms = _epoch_ms(event["timestamp"])
         record = {

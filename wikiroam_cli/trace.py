@@ -6,7 +6,8 @@ into the execution and state spans. So it works without any OTLP backend, agains
 moto (`--endpoint-url`), for as long as the log groups keep their events.
 
 Span lines are compressed, so no filter pattern can find a trace id in them: every span line of the time window
-is read and decoded. The state machine's events are found by the trace id (in `_trace` of the inputs) and by
+is read and decoded. The state machine's events are found by the trace id (the execution's name carries its
+traceparent, so every event's ARN holds the id; older executions carried it in `_trace` of their input) and by
 the execution ARNs the step functions' spans name, then read whole, execution by execution.
 """
 
@@ -118,7 +119,7 @@ class LogReader:
             }
         for group in groups.state_machines:
             self.progress(f"reading execution events of {group}")
-            # An execution started with the trace carries its id in `_trace` of its input.
+            # An execution started in the trace has its id in its name, hence in every event's ARN.
             for event in self.events(group, f'"{trace_id}"'):
                 parsed = shipping.parse_state_machine_event(event.message)
                 if parsed is not None:

@@ -3,8 +3,10 @@
 A batch comes from one log group. From a function's group it holds span lines (`OTLPv1 ...`, see
 `functions.telemetry`), decoded back into the export requests the functions encoded. From the state machine's
 group it holds Step Functions execution events, which become spans here: one per execution (the child of the
-trigger's StartExecution span, through `_trace` in the execution's input) and one per state entered (with the
-id the step functions derive for their parent, `telemetry.state_span_id`), retries and failures as events.
+trigger's StartExecution span, whose traceparent the execution's name carries, in the ARN of every event) and
+one per state entered (with the id the step functions derive for their parent, `telemetry.state_span_id`),
+retries and failures as events. The events need no execution data: the state machine logs without it unless
+an operator turns it on for debugging (`wikiroam:executionDataInLogs`).
 
 A span needs its start and its end. A batch holds what CloudWatch delivered together, so an execution's events
 may straddle two batches: a state span is emitted when its entered and exited events (or the execution's end)

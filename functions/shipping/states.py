@@ -32,7 +32,7 @@ _TASK_FAILED = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFail
 
 @dataclass(frozen=True)
 class StateMachineEvent:
-    """One Step Functions log event (logging level ALL, execution data included)."""
+    """One Step Functions log event (logging level ALL, with or without execution data)."""
 
     id: int
     type: str
@@ -149,7 +149,11 @@ def state_machine_spans(
 
 
 def _trace_of(execution: _Execution, event: StateMachineEvent) -> None:
-    """Learn the execution's trace from `_trace` in any input or output an event carries."""
+    """Learn the execution's trace from `_trace` in any input or output an event carries.
+
+    Only events logged with execution data carry one: executions named before names carried the trace, or a
+    state machine logging its data (`wikiroam:executionDataInLogs`).
+    """
     if execution.trace_id is not None:
         return
     for key in ("input", "output"):
@@ -162,6 +166,10 @@ def _trace_of(execution: _Execution, event: StateMachineEvent) -> None:
 
 def _execution_spans(arn: str, events: list[StateMachineEvent]) -> tuple[list[Span], int]:
     execution = _Execution(arn)
+    # The execution's name carries the trace (`<pageid>-<traceparent>`): every event has it, in its ARN.
+    named = telemetry.extract_execution_trace(arn)
+    if named is not None:
+        execution.trace_id, execution.parent_span_id = named.trace_id, named.span_id
     for event in events:
         _trace_of(execution, event)
     trace_id = (execution.trace_id or telemetry.execution_trace_id(arn)).to_bytes(16, "big")

@@ -15,7 +15,8 @@ ETL trace, deflate with a preset dictionary of those parts gives 174. The protob
 protobuf is the costliest import in it.
 
 Context crosses every hop as W3C tracecontext (+ baggage): HTTP headers into the api, SNS message attributes
-into the trigger, `_trace` in the execution input into the state machine. A cache step's span is the child of
+into the trigger, the execution's name (`<pageid>-<traceparent>`, in every event the state machine logs) and
+`_trace` in its input into the state machine. A cache step's span is the child of
 its Step Functions state's span, whose id is derived from the execution ARN, the state's name and the time
 it was entered (`state_span_id`): the shipper derives the same id from the state machine's logs, so the two
 meet without any coordination.
@@ -67,6 +68,7 @@ from functions.telemetry.lines import (
     span_dictionary,
 )
 from functions.telemetry.propagation import (
+    extract_execution_trace,
     extract_headers,
     extract_sns_record,
     extract_trace_carrier,
@@ -122,6 +124,7 @@ __all__ = [
     "epoch_ms",
     "execution_span_id",
     "execution_trace_id",
+    "extract_execution_trace",
     "extract_headers",
     "extract_sns_record",
     "extract_trace_carrier",

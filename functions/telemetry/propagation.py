@@ -1,4 +1,4 @@
-"""W3C context across every hop: HTTP headers, SNS message attributes, and `_trace` in the execution input."""
+"""W3C context across every hop: HTTP headers, SNS message attributes, and the execution's name (and input)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from functions.contract import TRACE_KEY
+from functions.messages import execution_traceparent
 from functions.telemetry.ids import execution_trace_id, state_span_id
 
 _PROPAGATOR = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
@@ -64,9 +65,22 @@ def extract_trace_carrier(state_input: Any) -> SpanContext | None:
     return span_context if span_context.is_valid else None
 
 
+def extract_execution_trace(execution_arn: str) -> SpanContext | None:
+    """The span context an execution's name carries (`<pageid>-<traceparent>`, see `messages.execution_name`)."""
+    traceparent = execution_traceparent(execution_arn)
+    if traceparent is None:
+        return None
+    span_context = trace.get_current_span(_TRACECONTEXT.extract({"traceparent": traceparent})).get_span_context()
+    return span_context if span_context.is_valid else None
+
+
 def state_parent(execution_arn: str, state_name: str, entered_time: str, state_input: Any) -> Context:
-    """The context of the Step Functions state span a task invocation runs under."""
-    started_by = extract_trace_carrier(state_input)
+    """The context of the Step Functions state span a task invocation runs under.
+
+    The trace is the one `_trace` in the state's input carries (with its `tracestate`), else the one in the
+    execution's name, else one derived from the execution ARN.
+    """
+    started_by = extract_trace_carrier(state_input) or extract_execution_trace(execution_arn)
     span_context = SpanContext(
         trace_id=started_by.trace_id if started_by else execution_trace_id(execution_arn),
         span_id=state_span_id(execution_arn, state_name, entered_time),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from components.cache_workflow import LAMBDA_INVOKE
+from tests.infra.conftest import run_program
 
 STEPS = ("start", "info", "backlinks")
 
@@ -13,12 +14,14 @@ def function_arn(component: str) -> str:
     return f"arn:aws:lambda:us-east-1:123456789012:function:{component}-function-1a2b3c4"
 
 
-def test_given_each_stack_then_the_state_machine_is_express_and_logs_everything_to_its_own_group(deployment):
+def test_given_each_stack_then_the_state_machine_is_express_and_logs_every_event_without_data_to_its_own_group(
+    deployment,
+):
     machine = deployment.named("wikiroam-cache-state-machine").inputs
     assert machine["type"] == "EXPRESS"
     logging = machine["loggingConfiguration"]
     assert logging["level"] == "ALL"
-    assert logging["includeExecutionData"] is True
+    assert logging["includeExecutionData"] is False
     log_group = "wikiroam-cache-executions-logs-1a2b3c4"
     assert logging["logDestination"] == f"arn:aws:logs:us-east-1:123456789012:log-group:{log_group}:*"
     retention = deployment.named("wikiroam-cache-executions-logs").inputs["retentionInDays"]
@@ -89,3 +92,9 @@ def test_given_the_dead_letter_queue_then_it_keeps_messages_for_two_weeks_encryp
     queue = dev.named("wikiroam-cache-dlq").inputs
     assert queue["messageRetentionSeconds"] == 14 * 24 * 3600
     assert queue["sqsManagedSseEnabled"] is True
+
+
+def test_given_execution_data_in_logs_on_then_the_state_machine_logs_each_states_input_and_output():
+    deployment = run_program("dev", {"wikiroam:executionDataInLogs": True})
+    logging = deployment.named("wikiroam-cache-state-machine").inputs["loggingConfiguration"]
+    assert (logging["level"], logging["includeExecutionData"]) == ("ALL", True)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from functions.errors import InvalidCacheRequest, InvalidTaskPayload
-from functions.messages import CacheRequest, PageRef, execution_name, parse_task_event
+from functions.messages import CacheRequest, PageRef, execution_name, execution_traceparent, parse_task_event
 from tests.conftest import load_event
 
 
@@ -67,3 +67,45 @@ def test_execution_names_are_unique_per_page_and_message_and_valid_for_aws():
     long_name = execution_name(PageRef(1000, "X"), "m" * 200 + "/:")
     assert len(long_name) == 80
     assert set(long_name) <= set("0123456789-m")
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"
+
+
+def test_given_a_trace_then_the_execution_name_is_the_page_id_and_the_traceparent_within_aws_limits():
+    name = execution_name(PageRef(2**53 - 1, "Zürich"), "95df01b4-ee98-5cb9-9903-4c221d41eb5e", TRACEPARENT)
+    assert name == f"{2**53 - 1}-{TRACEPARENT}"
+    assert len(name) <= 80
+    assert set(name) <= set("0123456789abcdef-")
+
+
+def test_given_something_that_is_not_a_traceparent_then_the_name_falls_back_to_the_message_id():
+    for carried in (None, "", "01-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01", TRACEPARENT.upper()):
+        assert execution_name(PageRef(7, "A"), "m-1", carried) == "7-m-1"
+
+
+@pytest.mark.parametrize(
+    "execution",
+    [
+        f"1000-{TRACEPARENT}",
+        f"arn:aws:states:us-east-1:123456789012:execution:wikiroam-cache-sm:1000-{TRACEPARENT}",
+        # Express execution ARNs add an id after the name.
+        f"arn:aws:states:us-east-1:123456789012:express:wikiroam-cache-sm:1000-{TRACEPARENT}:3f2c5a1e-9d1b",
+    ],
+)
+def test_the_traceparent_is_read_back_from_an_execution_name_or_arn(execution):
+    assert execution_traceparent(execution) == TRACEPARENT
+
+
+@pytest.mark.parametrize(
+    "execution",
+    [
+        "1000-95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+        "arn:aws:states:us-east-1:123456789012:execution:wikiroam-cache-sm:1000-95df01b4-ee98",
+        f"arn:aws:states:us-east-1:123456789012:stateMachine:{TRACEPARENT}",
+        f"x1000-{TRACEPARENT}",
+        f"1000-{TRACEPARENT}-extra",
+    ],
+)
+def test_given_a_name_without_a_traceparent_then_none(execution):
+    assert execution_traceparent(execution) is None

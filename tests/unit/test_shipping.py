@@ -56,7 +56,7 @@ def span_lines(count: int = 3) -> tuple[list[str], list[tuple[int, int]]]:
     return stream.getvalue().splitlines(), [(c.trace_id, c.span_id) for c in ids]
 
 
-def machine_event(event_id: int, kind: str, at: int, **details) -> str:
+def machine_event(event_id: int, kind: str, at: int, *, arn: str = ARN, **details) -> str:
     """A Step Functions log event as the state machine's log group holds it."""
     return json.dumps(
         {
@@ -65,7 +65,7 @@ def machine_event(event_id: int, kind: str, at: int, **details) -> str:
             "details": details,
             "previous_event_id": str(event_id - 1),
             "event_timestamp": str(at),
-            "execution_arn": ARN,
+            "execution_arn": arn,
         }
     )
 
@@ -219,6 +219,29 @@ def test_given_a_batch_with_half_an_execution_then_only_complete_states_become_s
     assert set(spans) == {"Cached"}
     assert unpaired == 2  # CacheInfo exited without its entry, ExecutionSucceeded without its start
     assert spans["Cached"].trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_given_events_without_execution_data_then_the_name_carries_the_trace_and_every_state_keeps_its_parent():
+    named = f"arn:aws:states:us-east-1:123456789012:express:wikiroam-cache:1000-{TRACEPARENT}:3f2c5a1e"
+    data = {"input", "output", "parameters"}
+    messages = []
+    for message in execution_with_a_retry():
+        event = json.loads(message)
+        event["execution_arn"] = named
+        event["details"] = {k: v for k, v in event["details"].items() if k not in data}
+        messages.append(json.dumps(event))
+    spans, unpaired = spans_of(messages)
+    assert unpaired == 0
+    assert set(spans) == {"StepFunctions.Execution", "CacheStart", "Claimed?", "CacheInfo", "Cached"}
+    execution = spans["StepFunctions.Execution"]
+    assert execution.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert execution.parent_span_id.hex() == "b7ad6b7169203331"
+    for name in ("CacheStart", "Claimed?", "CacheInfo", "Cached"):
+        assert (spans[name].trace_id, spans[name].parent_span_id) == (execution.trace_id, execution.span_id)
+    # The retry and its failure are still on the state: they come from the events' types and error details.
+    retried = spans["CacheInfo"]
+    assert [e.name for e in retried.events] == ["exception", "retry"]
+    assert attributes(retried)["aws.step_functions.state.retry_count"] == 1
 
 
 def test_given_an_execution_started_without_trace_then_its_spans_share_the_execution_derived_trace():

@@ -313,6 +313,26 @@ def test_given_a_task_payload_without_trace_then_the_trace_id_comes_from_the_exe
     assert int.from_bytes(span.trace_id, "big") == telemetry.execution_trace_id(event["context"]["execution_id"])
 
 
+def test_given_a_task_payload_without_trace_in_an_execution_named_with_one_then_the_step_joins_that_trace(span_log):
+    @telemetry.traced_handler(
+        telemetry.step_invocation, trigger="other", name="cache-start", operation=telemetry.STEP_OPERATION
+    )
+    def handler(event, context):
+        return {}
+
+    event = load_event("task_cache_start")
+    event["input"].pop("_trace", None)
+    event["context"]["execution_id"] = (
+        f"arn:aws:states:us-east-1:123456789012:express:wikiroam-dev-cache:1000-{TRACEPARENT}:3f2c5a1e-7b8d"
+    )
+    handler(event, LambdaContext())
+    span = span_log.named("cache-start")
+    context = event["context"]
+    assert int.from_bytes(span.trace_id, "big") == TRACE_ID
+    expected_parent = telemetry.state_span_id(context["execution_id"], "CacheStart", context["entered_time"])
+    assert int.from_bytes(span.parent_span_id, "big") == expected_parent
+
+
 def test_given_record_error_outside_any_span_then_nothing_happens():
     telemetry.record_error(ValueError("x"))  # no current span: a no-op, not an exception
     assert not trace.get_current_span().is_recording()

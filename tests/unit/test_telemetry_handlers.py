@@ -106,6 +106,8 @@ def test_given_an_sns_delivery_then_each_start_execution_span_is_carried_into_it
     for arn in result["executions"]:
         document = json.loads(sfn.describe_execution(executionArn=arn)["input"])
         assert set(document) == {"page", "reason", "_trace"}
+        # The name carries the same traceparent, for logs written without execution data.
+        assert arn.endswith("-" + document["_trace"]["traceparent"])
         _, trace_id, span_id, _ = document["_trace"]["traceparent"].split("-")
         (start,) = [s for s in starts if s.span_id.hex() == span_id]
         assert start.trace_id.hex() == trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
