@@ -7,7 +7,8 @@ from them). `ResultSelector` keeps only the function's returned dict, under `res
 
 Retry covers the transient errors only: the wiki being unavailable or rate limiting, DynamoDB throttling, a
 backlinks run cut short near the function's timeout (its progress is saved, a retry resumes), a function that
-timed out (`Sandbox.Timedout`), and the Lambda service's own errors. Deterministic failures (a bad payload, a
+timed out (`Sandbox.Timedout`), and the Lambda service's own errors; a throttled step (the function at its
+reserved concurrency) has a longer Retry of its own. Deterministic failures (a bad payload, a
 lost claim, a wiki API error) are not retried. Every task catches everything else into `CachingFailed`, which
 fails the execution with the real error name and cause (Step Functions' own `States.*` errors go to
 `CachingStepFailed`, see `functions.contract`).
@@ -26,6 +27,10 @@ from functions.contract import (
     RETRY_MAX_DELAY_SECONDS,
     SERVICE_FAILED_STATE,
     STEP_FUNCTIONS_ERRORS,
+    THROTTLE_ERROR,
+    THROTTLE_RETRY_INTERVAL_SECONDS,
+    THROTTLE_RETRY_MAX_ATTEMPTS,
+    THROTTLE_RETRY_MAX_DELAY_SECONDS,
     TRANSIENT_ERRORS,
 )
 
@@ -52,13 +57,21 @@ def _task(function_arn: str, result_path: str, next_state: str) -> dict[str, Any
         "ResultPath": result_path,
         "Retry": [
             {
+                "ErrorEquals": [THROTTLE_ERROR],
+                "IntervalSeconds": THROTTLE_RETRY_INTERVAL_SECONDS,
+                "MaxAttempts": THROTTLE_RETRY_MAX_ATTEMPTS,
+                "BackoffRate": RETRY_BACKOFF_RATE,
+                "MaxDelaySeconds": THROTTLE_RETRY_MAX_DELAY_SECONDS,
+                "JitterStrategy": "FULL",
+            },
+            {
                 "ErrorEquals": [*TRANSIENT_ERRORS, *LAMBDA_SERVICE_ERRORS],
                 "IntervalSeconds": RETRY_INTERVAL_SECONDS,
                 "MaxAttempts": RETRY_MAX_ATTEMPTS,
                 "BackoffRate": RETRY_BACKOFF_RATE,
                 "MaxDelaySeconds": RETRY_MAX_DELAY_SECONDS,
                 "JitterStrategy": "FULL",
-            }
+            },
         ],
         "Catch": [
             {"ErrorEquals": list(STEP_FUNCTIONS_ERRORS), "ResultPath": "$.error", "Next": SERVICE_FAILED_STATE},

@@ -60,9 +60,15 @@ LAMBDA_SERVICE_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
     "Sandbox.Timedout",
 )
+# A throttled step (the function at its reserved concurrency: a burst of searches) has its own, longer Retry:
+# waiting is all it needs, and a burst of executions needs more than three tries to drain through two
+# concurrent steps. About a minute at most, well inside an Express execution's five.
+THROTTLE_ERROR = "Lambda.TooManyRequestsException"
+THROTTLE_RETRY_INTERVAL_SECONDS = 1
+THROTTLE_RETRY_MAX_ATTEMPTS = 8
+THROTTLE_RETRY_MAX_DELAY_SECONDS = 10
 # Step Functions' own errors a task can end with. A Fail state may not raise a name with the reserved `States.`
 # prefix (moto refuses it outright), so these fail the execution as `CachingStepFailed` with the original name
 # at the start of the cause. (`States.TaskFailed` is absent on purpose: in a Catch it matches every task error.)

@@ -37,8 +37,10 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from functions.backoff import full_jitter
 from functions.shipping import LogEvent
 from local.awslogs import encode_awslogs
+from local.runtime import TooManyRequestsException
 
 logger = logging.getLogger(__name__)
 
@@ -151,9 +153,19 @@ class AsyncInvoker:
         config = _event_invoke_config(function)
         retries = int(config.get("MaximumRetryAttempts", _DEFAULT_ASYNC_RETRIES))
         attempt = 0
+        throttled = 0
         while True:
             headers: dict[str, str] = {}
-            payload = function.invoke(json.dumps(event), {"x-amz-invocation-type": "Event"}, headers)
+            try:
+                payload = function.invoke(json.dumps(event), {"x-amz-invocation-type": "Event"}, headers)
+            except TooManyRequestsException as error:
+                # Lambda keeps a throttled event and tries it again later (for up to six hours), without counting
+                # it as a failed attempt: here, with backoff, until the stack stops.
+                throttled += 1
+                payload = json.dumps({"errorType": error.error_type, "errorMessage": error.message})
+                if self._stopping.wait(full_jitter(throttled, base=0.2, cap=5.0)):
+                    break
+                continue
             errored = "x-amz-function-error" in headers
             attempt += 1
             if not errored:

@@ -370,6 +370,19 @@ class LambdaRunner:
             if sys.stderr is routers[1]:
                 sys.stderr = saved[1]
 
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Per function name, from the invocations kept: invocations, cold starts, errors and timeouts."""
+        counts: dict[str, dict[str, int]] = {}
+        for invocation in self.invocations:
+            entry = counts.setdefault(
+                invocation.function_name, {"invocations": 0, "cold_starts": 0, "errors": 0, "timeouts": 0}
+            )
+            entry["invocations"] += 1
+            entry["cold_starts"] += invocation.cold_start
+            entry["errors"] += invocation.errored
+            entry["timeouts"] += '"Sandbox.Timedout"' in invocation.payload
+        return counts
+
     def describe(self) -> str:
         """What the runner is doing now, for diagnostics: the function running and for how long, or idle."""
         running = self._running

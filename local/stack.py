@@ -5,7 +5,8 @@
 1. binds the gateway (it answers 503 until step 6, so `/api/health` is 200 only once all is deployed);
 2. starts the sample wiki, unless `wiki_api_url` points at another MediaWiki;
 3. starts moto's server on loopback with Step Functions execution on;
-4. installs the Lambda runner and the fidelity patches (`local.runner`, `local.fidelity`);
+4. installs the Lambda runtime (`local.runtime`: a worker process per sandbox; `local.runner` runs handlers in
+   this process instead, with `runtime="in-process"`) and the fidelity patches (`local.fidelity`);
 5. deploys `__main__.py` into moto (`local.deployer`), with the wiki's URL as the stack's `wikiApiUrl` and the
    local OTLP receiver (`local.traces`, or `$OTEL_EXPORTER_OTLP_ENDPOINT` when set) as its `otlpEndpoint`;
 6. hands the gateway the deployed routes, the site bucket and CloudFront's security headers.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from components import datadog_assets
 from local.aws import local_aws_env, moto_server, patched_environ
@@ -35,6 +36,7 @@ from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install
 from local.gateway import Gateway, Route, SiteOrigin, allow_images_from, security_headers
 from local.harness import stack_config
 from local.runner import LambdaRunner
+from local.runtime import ProcessRuntime
 from local.samplewiki.server import SampleWiki
 from local.traces import OtlpReceiver, TraceStore, serving
 from local.traces import local_routes as trace_routes
@@ -67,6 +69,9 @@ class StackOptions:
     contact: str | None = None
     state_dir: Path | None = None
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    # "process": one worker process per Lambda sandbox, as Lambda runs them; "in-process": every handler in this
+    # process, one at a time (for stepping through handler code in a debugger).
+    runtime: Literal["process", "in-process"] = "process"
     report: Callable[[str], None] = field(default=lambda line: None)
 
 
@@ -80,7 +85,7 @@ class LocalStack:
         self.wiki_api_url = ""
         self.endpoint_url = ""
         self.deployment: Deployment | None = None
-        self.runner: LambdaRunner | None = None
+        self.runner: ProcessRuntime | LambdaRunner | None = None
         self.invoker: AsyncInvoker | None = None
         # The spans the shipper sent to the local OTLP receiver (empty when OTEL_EXPORTER_OTLP_ENDPOINT is set).
         self.traces = TraceStore()
@@ -144,8 +149,7 @@ class LocalStack:
 
         # A failed state is logged by moto's interpreter as an error; the execution's own log events say it.
         self._exit.enter_context(_log_level("moto.stepfunctions.parser", logging.CRITICAL))
-        self.runner = LambdaRunner(endpoint_url=self.endpoint_url)
-        self._exit.enter_context(self.runner.install())
+        runner = self.runner = self._start_runtime()
         self.invoker = AsyncInvoker(self.activity, retry_delays=self.options.retry_delays)
         self._exit.callback(self._drain)
         self._exit.enter_context(install_fidelity_patches(self.invoker, self.activity))
@@ -170,7 +174,7 @@ class LocalStack:
         for function in self.deployment.of_type(_FUNCTION):
             log_group = (function.inputs.get("loggingConfig") or {}).get("logGroup")
             if log_group:
-                self.runner.set_log_group(function.id, str(log_group))
+                runner.set_log_group(function.id, str(log_group))
 
         if self.options.state_dir is not None:
             loaded = load_tables(self.options.state_dir, self.client("dynamodb"), self._table_names())
@@ -263,7 +267,7 @@ class LocalStack:
                 runner = self.runner.describe() if self.runner is not None else "not started"
                 raise TimeoutError(
                     f"pages {missing} were not cached within {timeout:.0f} s: {states}; "
-                    f"executions: {self._executions_of(missing)}; Lambda runner: {runner}"
+                    f"executions: {self._executions_of(missing)}; Lambda runtime: {runner}"
                 )
             time.sleep(0.1)
 
@@ -338,6 +342,19 @@ class LocalStack:
             headers = allow_images_from(headers, self.wiki.base_url)
         return SiteOrigin(read_object=read_object, headers=headers)
 
+    def _start_runtime(self) -> ProcessRuntime | LambdaRunner:
+        runner: ProcessRuntime | LambdaRunner
+        if self.options.runtime == "process":
+            runner = ProcessRuntime(endpoint_url=self.endpoint_url)
+            self.options.report(
+                f"  Lambda runtime    a process per sandbox, {runner.account_concurrency} at most at once"
+            )
+        else:
+            runner = LambdaRunner(endpoint_url=self.endpoint_url)
+            self.options.report("  Lambda runtime    in this process, one invocation at a time")
+        self._exit.enter_context(runner.install())
+        return runner
+
     def _local_routes(self) -> dict[str, Callable[[str, Mapping[str, str]], tuple[int, Any]]]:
         def resources(rest: str, query: Mapping[str, str]) -> tuple[int, Any]:
             assert self.deployment is not None
@@ -356,7 +373,16 @@ class LocalStack:
                 "resources": [{"type": r.type, "name": r.name, "inputs": _jsonable(r.inputs)} for r in recorded],
             }
 
-        return {"/api/local/resources": resources, "/api/local/monitoring": monitoring, **trace_routes(self.traces)}
+        def lambda_runtime(rest: str, query: Mapping[str, str]) -> tuple[int, Any]:
+            assert self.runner is not None
+            return 200, {"runtime": self.options.runtime, "functions": self.runner.stats()}
+
+        return {
+            "/api/local/resources": resources,
+            "/api/local/monitoring": monitoring,
+            "/api/local/lambda": lambda_runtime,
+            **trace_routes(self.traces),
+        }
 
     def _table_names(self) -> dict[str, str]:
         assert self.deployment is not None

@@ -219,7 +219,7 @@ def test_given_a_cached_search_when_searching_again_then_no_new_caching_work_sta
 
 
 def test_given_the_wiki_failing_a_step_then_it_is_retried_then_caught_by_name_and_the_api_says_failed(
-    local_stack, wiki, instant_state_machine_retries
+    local_stack, wiki, quick_state_machine_retries
 ):
     page = wiki.corpus.by_title("Zürich")
     # Every backlinks request for this page is rate limited; Retry-After 0 keeps the client's own retries quick.

@@ -15,7 +15,7 @@ import requests
 
 from functions.wiki import WikiClient
 from local.stack import LocalStack
-from tests.e2e.conftest import make_state_machine_retries_instant
+from tests.e2e.conftest import make_state_machine_retries_quick
 from wikiroam_cli.__main__ import main as wikiroam
 
 # "rivers" finds River, The Burning Rivers and Earth (640 backlinks: two backlinks requests, 26 batch writes).
@@ -51,12 +51,12 @@ class TracedSearch:
 @pytest.fixture(scope="module")
 def traced_search(local_stack: LocalStack) -> TracedSearch:
     """When a reader searches while the wiki rate-limits Earth's backlinks once, and the pipeline and the
-    shipping finish (Step Functions' retry interval made instant)."""
+    shipping finish (Step Functions' retry intervals shortened)."""
     assert local_stack.wiki is not None
     local_stack.wiki.faults.clear()
     local_stack.wiki.faults.arm("429", count=CLIENT_ATTEMPTS, retry_after=0, match=f"list=backlinks&blpageid={EARTH}")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        make_state_machine_retries_instant(monkeypatch)
+        make_state_machine_retries_quick(monkeypatch)
         answer = requests.get(f"{local_stack.url}/api/search", params={"q": TERM}, timeout=30)
         assert answer.status_code == 200, answer.text
         pageids = [r["pageid"] for r in answer.json()["results"]]

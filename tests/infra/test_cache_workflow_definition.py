@@ -22,7 +22,6 @@ TRANSIENT = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
     "Sandbox.Timedout",
 ]
 
@@ -101,13 +100,26 @@ def test_given_the_payload_shape_then_the_functions_parser_accepts_what_step_fun
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_given_each_task_then_transient_errors_retry_with_backoff_and_full_jitter(task):
-    (retry,) = TASKS[task]["Retry"]
+    _, retry = TASKS[task]["Retry"]
     assert sorted(retry["ErrorEquals"]) == sorted(TRANSIENT)
     assert retry["IntervalSeconds"] >= 1
     assert retry["BackoffRate"] == 2
     assert 3 <= retry["MaxAttempts"] <= 4
     assert retry["JitterStrategy"] == "FULL"
     assert BacklinksNotFinished.__name__ in retry["ErrorEquals"]
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_given_a_throttled_task_then_it_waits_longer_first_but_inside_the_express_limit(task):
+    throttle = TASKS[task]["Retry"][0]  # Step Functions takes the first Retry whose ErrorEquals matches
+    assert throttle["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    assert throttle["MaxAttempts"] > TASKS[task]["Retry"][1]["MaxAttempts"]
+    assert throttle["JitterStrategy"] == "FULL"
+    worst = sum(
+        min(throttle["MaxDelaySeconds"], throttle["IntervalSeconds"] * throttle["BackoffRate"] ** attempt)
+        for attempt in range(throttle["MaxAttempts"])
+    )
+    assert worst < 120  # of the five minutes an Express execution may run
 
 
 @pytest.mark.parametrize("error", [InvalidTaskPayload, ClaimLost, WikiApiError, WikiPageNotFound])

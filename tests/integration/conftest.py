@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.local_aws import local_aws  # noqa: F401 (a fixture of the integration tests)
 from tests.support.mediawiki import (
     INSTALL_HINT,
     SEED_PAGES,

@@ -48,4 +48,4 @@ def test_given_a_stack_without_state_dir_then_every_start_is_empty_and_a_vain_wa
     assert "pages [424242] were not cached within 0 s" in message
     assert "424242: 'not in the pages table'" in message
     assert "executions: {}" in message
-    assert "Lambda runner: idle" in message
+    assert "Lambda runtime: idle" in message
