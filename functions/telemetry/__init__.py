@@ -10,9 +10,11 @@ network call in the request path.
 Encoding, measured (bench.export, bench.trace_bytes): protobuf is 10-20x smaller than OTLP/JSON (the official
 JSON encoder) at about the same CPU cost, and CloudWatch bills ingestion by the byte. Most invocations flush
 2-4 spans, so a line's fixed part (the resource, attribute names) dominated: gzip gave 299 B/span over a real
-ETL trace, deflate with a preset dictionary of those parts gives 174. The protobuf encoder is the official one
-(`opentelemetry-exporter-otlp-proto-common`), imported at the first flush rather than at cold start because
-protobuf is the costliest import in it.
+ETL trace, deflate with a preset dictionary of those parts gives 174. The protobuf bytes are the official
+encoder's (`opentelemetry-exporter-otlp-proto-common`), written by `otlp` with the standard library and held
+equal to it byte for byte by a test: importing protobuf was most of a cold sandbox's first flush (bench.init),
+and the dictionary is kept as data for the same reason. Only the shipper and the tools, which decode, import
+protobuf.
 
 Context crosses every hop as W3C tracecontext (+ baggage): HTTP headers into the api, SNS message attributes
 into the trigger, the execution's name (`<pageid>-<traceparent>`, in every event the state machine logs) and
@@ -29,6 +31,7 @@ The package, by concern (handlers and domain code import only this package's nam
 | module | what |
 |---|---|
 | `lines` | the span-line format: encode, decode, the frozen preset dictionaries |
+| `otlp` | OTLP protobuf bytes of SDK spans, with the standard library (the official encoder's bytes) |
 | `ids` | the deterministic ids of Step Functions execution and state spans |
 | `propagation` | W3C context in HTTP headers, SNS message attributes and the execution input |
 | `sdk` | the sandbox's tracer provider, buffering processor and stdout exporter |

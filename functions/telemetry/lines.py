@@ -2,9 +2,9 @@
 
 `OTLPv1 z1:<base64(raw deflate(ExportTraceServiceRequest protobuf))>`, one line per flush, with the `z1` preset
 dictionary. Protobuf is 10-20x smaller than OTLP/JSON at about the same CPU cost (bench.export), and CloudWatch
-bills ingestion by the byte; the dictionary takes a real ETL trace from 299 B/span (gzip) to 174. The encoder is
-the official one (`opentelemetry-exporter-otlp-proto-common`), imported at the first flush: protobuf is its
-costliest import.
+bills ingestion by the byte; the dictionary takes a real ETL trace from 299 B/span (gzip) to 174. The protobuf
+bytes are the official encoder's, written by `otlp` with the standard library (importing protobuf was most of a
+cold sandbox's first flush); the decoder, which only the shipper and the tools run, uses protobuf.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from functions.contract import SPAN_FILTER_PATTERN, SPAN_MARKER
+from functions.telemetry.otlp import encode_export_request
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -47,9 +48,50 @@ _Z1_SERVICE = "wikiroam"
 _Z1_VERSION = "0.1.0"
 
 
+# The z1 dictionary's bytes, as `build_span_dictionary` makes them (a test holds the two equal): kept as data so a
+# sandbox's first flush builds nothing and needs no protobuf.
+_Z1_DICTIONARY = (
+    "CtUSCuMCChoKDHNlcnZpY2UubmFtZRIKCgh3aWtpcm9hbQoaCg9zZXJ2aWNlLnZlcnNpb24SBwoFMC4xLjAKIAoWZGVwbG95bWVudC5lbnZpcm9u"
+    "bWVudBIGCgRwcm9kCiQKG2RlcGxveW1lbnQuZW52aXJvbm1lbnQubmFtZRIFCgNkZXYKFwoOY2xvdWQucHJvdmlkZXISBQoDYXdzCh4KDmNsb3Vk"
+    "LnBsYXRmb3JtEgwKCmF3c19sYW1iZGEKIgoWdGVsZW1ldHJ5LnNkay5sYW5ndWFnZRIICgZweXRob24KGwoMY2xvdWQucmVnaW9uEgsKCXVzLWVh"
+    "c3QtMQoxCglmYWFzLm5hbWUSJAoid2lraXJvYW0tY2FjaGUtYmFja2xpbmtzLWZ1bmN0aW9uLQoZCgxmYWFzLnZlcnNpb24SCQoHJExBVEVTVAoZ"
+    "Cg9mYWFzLm1heF9tZW1vcnkSBhiAgICAAhLsDwoRCgh3aWtpcm9hbRIFMC4xLjASqAIqA0dFVDADShwKE2h0dHAucmVxdWVzdC5tZXRob2QSBQoD"
+    "R0VUSiQKDnNlcnZlci5hZGRyZXNzEhIKEGVuLndpa2lwZWRpYS5vcmdKEgoLc2VydmVyLnBvcnQSAxi7A0omChd3aWtpcm9hbS53aWtpLm9wZXJh"
+    "dGlvbhILCgliYWNrbGlua3NKfQoIdXJsLmZ1bGwScQpvaHR0cHM6Ly9lbi53aWtpcGVkaWEub3JnL3cvYXBpLnBocD9hY3Rpb249cXVlcnkmZm9y"
+    "bWF0PWpzb24mZm9ybWF0dmVyc2lvbj0yJmxpc3Q9YmFja2xpbmtzJmJsbGltaXQ9bWF4Jm1heGxhZz01SiAKGWh0dHAucmVzcG9uc2Uuc3RhdHVz"
+    "X2NvZGUSAxjIARLXAioXRHluYW1vREIuQmF0Y2hXcml0ZUl0ZW0wA0oXCgpycGMuc3lzdGVtEgkKB2F3cy1hcGlKGQoLcnBjLnNlcnZpY2USCgoI"
+    "RHluYW1vREJKHgoKcnBjLm1ldGhvZBIQCg5CYXRjaFdyaXRlSXRlbUoZCgphd3MucmVnaW9uEgsKCXVzLWVhc3QtMUobCgxjbG91ZC5yZWdpb24S"
+    "CwoJdXMtZWFzdC0xShcKCWRiLnN5c3RlbRIKCghkeW5hbW9kYkolChFkYi5vcGVyYXRpb24ubmFtZRIQCg5CYXRjaFdyaXRlSXRlbUo0Chhhd3Mu"
+    "ZHluYW1vZGIudGFibGVfbmFtZXMSGAoWd2lraXJvYW0tdGFibGVzLWxpbmtzLUoUCg5hd3MucmVxdWVzdF9pZBICCgBKIgocYXdzLmR5bmFtb2Ri"
+    "LmNvbnNpc3RlbnRfcmVhZBICEAAScCoTRHluYW1vREIuVXBkYXRlSXRlbTADSiEKEWRiLm9wZXJhdGlvbi5uYW1lEgwKClVwZGF0ZUl0ZW1KNAoY"
+    "YXdzLmR5bmFtb2RiLnRhYmxlX25hbWVzEhgKFndpa2lyb2FtLXRhYmxlcy1wYWdlcy0S6QQqD2NhY2hlLWJhY2tsaW5rczACShcKDGZhYXMudHJp"
+    "Z2dlchIHCgVvdGhlckoUCg5mYWFzLmNvbGRzdGFydBICEAFKGAoSZmFhcy5pbnZvY2F0aW9uX2lkEgIKAEpVChFjbG91ZC5yZXNvdXJjZV9pZBJA"
+    "Cj5hcm46YXdzOmxhbWJkYTp1cy1lYXN0LTE6MTIzNDU2Nzg5MDEyOmZ1bmN0aW9uOndpa2lyb2FtLWNhY2hlLUoiChBjbG91ZC5hY2NvdW50Lmlk"
+    "Eg4KDDEyMzQ1Njc4OTAxMkpzCiBhd3Muc3RlcF9mdW5jdGlvbnMuZXhlY3V0aW9uLmFybhJPCk1hcm46YXdzOnN0YXRlczp1cy1lYXN0LTE6MTIz"
+    "NDU2Nzg5MDEyOmV4ZWN1dGlvbjp3aWtpcm9hbS1jYWNoZS1zdGF0ZS1tYWNoaW5lLUoxCh1hd3Muc3RlcF9mdW5jdGlvbnMuc3RhdGUubmFtZRIQ"
+    "Cg5DYWNoZUJhY2tsaW5rc0oqCiRhd3Muc3RlcF9mdW5jdGlvbnMuc3RhdGUucmV0cnlfY291bnQSAhgASicKIWF3cy5zdGVwX2Z1bmN0aW9ucy5l"
+    "eGVjdXRpb24ubmFtZRICCgBKFwoQd2lraXJvYW0ucGFnZS5pZBIDGKAPSnoKJGF3cy5zdGVwX2Z1bmN0aW9ucy5zdGF0ZV9tYWNoaW5lLmFybhJS"
+    "ClBhcm46YXdzOnN0YXRlczp1cy1lYXN0LTE6MTIzNDU2Nzg5MDEyOnN0YXRlTWFjaGluZTp3aWtpcm9hbS1jYWNoZS1zdGF0ZS1tYWNoaW5lLRJM"
+    "KhJTRk4uU3RhcnRFeGVjdXRpb24wA0oUCgtycGMuc2VydmljZRIFCgNTRk5KHgoKcnBjLm1ldGhvZBIQCg5TdGFydEV4ZWN1dGlvbhKGAiodcHVi"
+    "bGlzaCB3aWtpcm9hbS1jYWNoZS10b3BpYy0wBEodChBtZXNzYWdpbmcuc3lzdGVtEgkKB2F3c19zbnNKJQoYbWVzc2FnaW5nLm9wZXJhdGlvbi50"
+    "eXBlEgkKB3B1Ymxpc2hKJQoYbWVzc2FnaW5nLm9wZXJhdGlvbi5uYW1lEgkKB3B1Ymxpc2hKIwodbWVzc2FnaW5nLmJhdGNoLm1lc3NhZ2VfY291"
+    "bnQSAhgBSjUKGm1lc3NhZ2luZy5kZXN0aW5hdGlvbi5uYW1lEhcKFXdpa2lyb2FtLWNhY2hlLXRvcGljLUoaChRtZXNzYWdpbmcubWVzc2FnZS5p"
+    "ZBICCgASUioNY2FjaGUtdHJpZ2dlcjAFShgKDGZhYXMudHJpZ2dlchIICgZwdWJzdWJKJQoYbWVzc2FnaW5nLm9wZXJhdGlvbi50eXBlEgkKB3By"
+    "b2Nlc3MSyAEqD0dFVCAvYXBpL3NlYXJjaDACShYKDGZhYXMudHJpZ2dlchIGCgRodHRwShkKCHVybC5wYXRoEg0KCy9hcGkvc2VhcmNoSiQKE3Vz"
+    "ZXJfYWdlbnQub3JpZ2luYWwSDQoLTW96aWxsYS81LjBKFAoOY2xpZW50LmFkZHJlc3MSAgoASh8KFW5ldHdvcmsucHJvdG9jb2wubmFtZRIGCgRo"
+    "dHRwSiMKCmh0dHAucm91dGUSFQoTL2FwaS9wYWdlcy97cGFnZWlkfQ=="
+)
+
+
 @functools.cache
 def span_dictionary() -> bytes:
     """The `z1` preset dictionary: an export request with WikiRoam's resource and its spans' usual attributes."""
+    return base64.b64decode(_Z1_DICTIONARY)
+
+
+def build_span_dictionary() -> bytes:
+    """The `z1` dictionary made from its frozen inputs with the official protobuf classes (what `span_dictionary`
+    holds as data)."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
     from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ResourceProto
@@ -179,11 +221,8 @@ def span_dictionary() -> bytes:
 
 def encode_span_lines(spans: Sequence[ReadableSpan], max_chars: int = MAX_LINE_CHARS) -> list[str]:
     """`OTLPv1 z1:<base64(deflate(protobuf))>` lines for these spans: one, unless it would exceed `max_chars`."""
-    # Imported here: protobuf is the heaviest import of the encoder, and only a flush needs it.
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=span_dictionary())
-    payload = compressor.compress(encode_spans(spans).SerializeToString()) + compressor.flush()
+    payload = compressor.compress(encode_export_request(spans)) + compressor.flush()
     line = f"{SPAN_MARKER} {DICTIONARY_VERSION}:{base64.b64encode(payload).decode('ascii')}"
     if len(line) <= max_chars or len(spans) == 1:
         return [line]
