@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 
-.PHONY: dev test lint pr lock system-deps clean
+.PHONY: dev test lint pr lock system-deps bench clean
 
 # The virtualenv, synced to the pinned requirements; redone whenever they change.
 $(SYNCED): requirements/dev.txt pyproject.toml
@@ -35,6 +35,11 @@ lint: $(SYNCED)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
+
+## bench: every benchmark (bench/), one table of our figures against their comparisons and targets; QUICK=1 runs
+## fewer rounds (under 2 minutes). Raw numbers, the table and pictures go to test-artifacts/bench/.
+bench: $(SYNCED)
+	@$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 ## pr: everything a change must pass
 pr: lint test

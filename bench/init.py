@@ -1,27 +1,31 @@
-"""P1: cold-start init of the api function, bare vs our telemetry vs OpenTelemetry auto-instrumentation.
+"""P1: a cold api function, bare vs our telemetry vs OpenTelemetry auto-instrumentation, first invocation included.
 
-Each variant runs in a fresh interpreter (a cold sandbox's imports are never cached), several times,
-interleaved, and the median is reported. Timed inside the child, so interpreter start-up is left out, in CPU
-time (`time.process_time`): on a shared machine wall time swings 2x with the neighbours' load, CPU time
-hardly (the wall-clock medians are printed too):
+Each variant runs in fresh interpreters (a cold sandbox), interleaved, several times; the median is reported.
+A run times, in CPU time (`time.process_time`: on a shared machine wall time swings 2x with the neighbours'
+load, CPU time hardly), what a cold sandbox does before its first answer:
 
-- bare: the api handler as it was before telemetry (the `functions/` package at the commit before
-  `functions/telemetry.py` was added, or at HEAD while it is not committed yet), imported;
-- telemetry: today's handler imported, and telemetry set up (`telemetry.configure`, what the first
-  invocation does before the handler runs);
-- auto: the bare handler under `opentelemetry-instrument`-style auto-instrumentation (the distro's
-  `initialize()`: SDK, exporter, and every installed instrumentation: botocore, requests), then imported.
+- init: the handler module imported (for auto-instrumentation, after the distro's `initialize()`: SDK,
+  exporter, and every installed instrumentation: botocore, requests);
+- first invocation: the handler called with a `GET /api/health` event, which builds the app (settings, boto3
+  clients) and, with telemetry, configures the tracer provider, records the FaaS span and writes the first span
+  line (the first flush). Auto-instrumentation's invocation is wrapped in a span of its tracer and ends with its
+  provider's `force_flush()`, as its Lambda instrumentation does.
 
-A second column adds `build()`: the settings and the boto3 clients the first invocation creates.
-The first flush imports the protobuf encoder lazily; its cost is reported on its own line.
+Variants: bare is the api function as it was before telemetry (`functions/` at the commit before
+`functions/telemetry.py` was added); telemetry is today's; auto is the bare function under auto-instrumentation
+(console exporter, gRPC instrumentations off: gRPC comes with the Pulumi SDK here, not with a Lambda).
 
-    .venv/bin/python -m bench.init [--runs 7]
+Every variant loads bytecode, compiled once into a private cache by a warm-up run, as a sandbox whose package
+carries bytecode for its Python does. `--sources` also measures the other case: nothing written, so every
+module without bytecode beside it (here `functions/` and the third-party packages, which uv installs without)
+is compiled at each start, as in a sandbox whose package has no bytecode for the runtime's Python.
+
+    .venv/bin/python -m bench.init [--runs 7] [--sources]
 """
 
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
 import statistics
@@ -31,8 +35,16 @@ import tarfile
 import tempfile
 from io import BytesIO
 from pathlib import Path
+from typing import Any
+
+from bench.local_stack import progress
+from bench.table import DEFAULT_OUT, Row, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = ("bare", "telemetry", "auto")
+LABELS = {"bare": "bare handler", "telemetry": "WikiRoam telemetry", "auto": "OTel auto-instrumentation"}
+TARGET_X_BARE = 1.10
+TARGET_X_LESS_THAN_AUTO = 10.0
 ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
@@ -44,30 +56,53 @@ ENV = {
     "WIKIROAM_CACHE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:cache",
     "WIKIROAM_ENVIRONMENT": "bench",
     "AWS_LAMBDA_FUNCTION_NAME": "wikiroam-bench-api",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+}
+AUTO_ENV = {
+    "OTEL_SERVICE_NAME": "wikiroam",
+    "OTEL_TRACES_EXPORTER": "console",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "grpc_client,grpc_server,grpc_aio_client,grpc_aio_server",
 }
 
 CHILD = r"""
-import json, os, sys, time
+import io, json, os, sys, time
 variant = sys.argv[1]
-t0, c0 = time.perf_counter(), time.process_time()
+event = {
+    "version": "2.0", "routeKey": "GET /api/health", "rawPath": "/api/health", "rawQueryString": "",
+    "headers": {"host": "bench.local"},
+    "requestContext": {"http": {"method": "GET", "path": "/api/health", "sourceIp": "127.0.0.1"},
+                       "requestId": "bench", "routeKey": "GET /api/health"},
+}
+class Context:
+    function_name = "wikiroam-bench-api"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wikiroam-bench-api"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    def get_remaining_time_in_millis(self):
+        return 15000
+out = sys.stdout
+sys.stdout = io.StringIO()  # span lines and the console exporter's spans are not the measurement
+w0, c0 = time.perf_counter(), time.process_time()
 if variant == "auto":
     from opentelemetry.instrumentation.auto_instrumentation import initialize
     initialize()
 import functions.handlers.api as api
+w1, c1 = time.perf_counter(), time.process_time()
+if variant == "auto":
+    from opentelemetry import trace
+    with trace.get_tracer("bench").start_as_current_span("GET /api/health"):
+        answer = api.handler(event, Context())
+    trace.get_tracer_provider().force_flush()
+else:
+    answer = api.handler(event, Context())
+w2, c2 = time.perf_counter(), time.process_time()
+written = sys.stdout.getvalue()
+sys.stdout = out
+assert answer["statusCode"] == 200, answer
 if variant == "telemetry":
-    from functions import telemetry
-    telemetry.configure(os.environ, stream=open(os.devnull, "w"))
-t1, c1 = time.perf_counter(), time.process_time()
-api.build(os.environ)
-t2, c2 = time.perf_counter(), time.process_time()
-flush = 0.0
-if variant == "telemetry":
-    with telemetry.tracer().start_as_current_span("x"):
-        pass
-    t3 = time.perf_counter()
-    telemetry.flush()
-    flush = time.perf_counter() - t3
-print(json.dumps({"init": c1 - c0, "build": c2 - c1, "flush": flush, "init_wall": t1 - t0}))
+    assert "OTLPv1 z1:" in written, "the first invocation wrote no span line"
+print(json.dumps({"init": c1 - c0, "first": c2 - c1, "init_wall": w1 - w0, "first_wall": w2 - w1}))
 """
 
 
@@ -80,82 +115,162 @@ def bare_functions(target: Path) -> str:
         text=True,
         check=True,
     ).stdout.split()
-    revision = f"{added[-1]}^" if added else "HEAD"
+    if not added:
+        raise SystemExit("no commit adds functions/telemetry.py: cannot find the bare handler")
+    revision = f"{added[-1]}^"
     archive = subprocess.run(["git", "archive", revision, "functions"], cwd=ROOT, capture_output=True, check=True)
     with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
         tar.extractall(target, filter="data")
-    # Compiled once, as the project's own tree is: every variant then loads bytecode, none compiles sources.
-    compileall.compile_dir(target / "functions", quiet=1)
-    if (target / "functions" / "telemetry.py").exists():
-        raise SystemExit(f"{revision} already has functions/telemetry.py: cannot find the bare handler")
     return revision
 
 
-def run(variant: str, path: Path) -> dict[str, float]:
-    env = {**os.environ, **ENV, "PYTHONPATH": str(path)}
-    if variant == "auto":
-        env.update(
-            OTEL_SERVICE_NAME="wikiroam",
-            OTEL_TRACES_EXPORTER="console",
-            OTEL_METRICS_EXPORTER="none",
-            OTEL_LOGS_EXPORTER="none",
-            # Only what the api would need: gRPC comes with the Pulumi SDK here, not with a Lambda.
-            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="grpc_client,grpc_server,grpc_aio_client,grpc_aio_server",
-        )
+def run(variant: str, path: Path, cache: Path | None) -> dict[str, float]:
+    """One cold start of `variant`; `cache` is the bytecode cache to use, None to compile every module."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(ENV, PYTHONPATH=str(path))
+    if cache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
     else:
-        env.pop("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", None)
+        # Nothing written: a module without bytecode beside it is compiled at every start, as in a sandbox.
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    if variant == "auto":
+        env.update(AUTO_ENV)
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, variant], env=env, cwd=path, capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD, variant], env=env, cwd=path, capture_output=True, text=True, check=False
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    if out.returncode:
+        raise RuntimeError(f"the {variant} cold start failed:\n{out.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(runs: int, *, sources: bool = False) -> dict[str, Any]:
+    """Median CPU milliseconds per variant and phase, under each bytecode condition asked for."""
+    conditions = ("bytecode", "sources") if sources else ("bytecode",)
+    with tempfile.TemporaryDirectory() as tmp:
+        bare_dir = Path(tmp) / "bare"
+        revision = bare_functions(bare_dir)
+        paths = {"bare": bare_dir, "telemetry": ROOT, "auto": bare_dir}
+        results: dict[str, Any] = {"bare_revision": revision, "runs": runs, "conditions": {}}
+        for condition in conditions:
+            cache = Path(tmp) / "pycache" if condition == "bytecode" else None
+            if cache is not None:
+                for name, path in paths.items():  # warm-up: compile into the cache, not measured
+                    run(name, path, cache)
+            samples: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
+            total = runs * len(VARIANTS)
+            for i in range(runs):
+                for j, name in enumerate(VARIANTS):
+                    progress(f"P1 {condition}", i * len(VARIANTS) + j, total)
+                    samples[name].append(run(name, paths[name], cache))
+            progress(f"P1 {condition}", total, total)
+            results["conditions"][condition] = {
+                name: {
+                    key: statistics.median(s[key] for s in samples[name]) * 1000
+                    for key in ("init", "first", "init_wall", "first_wall")
+                }
+                | {"total": statistics.median((s["init"] + s["first"]) for s in samples[name]) * 1000}
+                | {"samples": samples[name]}
+                for name in VARIANTS
+            }
+    return results
+
+
+def summary(results: dict[str, Any], condition: str = "bytecode") -> dict[str, float]:
+    """Added milliseconds and ratios of one condition."""
+    medians = results["conditions"][condition]
+    bare = medians["bare"]["total"]
+    added_ours = medians["telemetry"]["total"] - bare
+    added_auto = medians["auto"]["total"] - bare
+    return {
+        "bare_ms": bare,
+        "added_ours_ms": added_ours,
+        "added_auto_ms": added_auto,
+        "x_bare": medians["telemetry"]["total"] / bare,
+        "auto_x_bare": medians["auto"]["total"] / bare,
+        "times_less_than_auto": added_auto / added_ours if added_ours > 0 else float("inf"),
+    }
+
+
+def row(results: dict[str, Any]) -> Row:
+    """The P1 line of the table (bytecode condition)."""
+    s = summary(results)
+    met = s["x_bare"] <= TARGET_X_BARE and s["times_less_than_auto"] >= TARGET_X_LESS_THAN_AUTO
+    return Row(
+        id="P1",
+        measure="api cold start + first invocation, CPU ms added to the bare handler",
+        ours=f"+{s['added_ours_ms']:.1f} ms ({s['x_bare']:.2f}x bare {s['bare_ms']:.0f} ms)",
+        comparison=f"auto-instrumentation +{s['added_auto_ms']:.1f} ms ({s['auto_x_bare']:.2f}x bare)",
+        ratio=f"{s['times_less_than_auto']:.1f}x less",
+        target=f"<= {TARGET_X_BARE:.2f}x bare; >= {TARGET_X_LESS_THAN_AUTO:.0f}x less than auto",
+        met=met,
+    )
+
+
+def report(results: dict[str, Any]) -> str:
+    """The detail table, one block per condition."""
+    lines = [f"P1 cold start of the api function, CPU ms, median of {results['runs']} fresh interpreters"]
+    lines.append(f"(bare = functions/ at {results['bare_revision']}; first invocation = GET /api/health)")
+    for condition, medians in results["conditions"].items():
+        s = summary(results, condition)
+        title = "bytecode loaded" if condition == "bytecode" else "no bytecode: functions/ and packages compiled"
+        lines.append(f"\n{title}")
+        lines.append(f"{'variant':<28}{'init':>9}{'1st call':>10}{'total':>9}{'x bare':>8}{'wall total':>12}")
+        for name in VARIANTS:
+            m = medians[name]
+            lines.append(
+                f"{LABELS[name]:<28}{m['init']:>9.1f}{m['first']:>10.1f}{m['total']:>9.1f}"
+                f"{m['total'] / s['bare_ms']:>8.2f}{m['init_wall'] + m['first_wall']:>12.1f}"
+            )
+        lines.append(
+            f"added: ours {s['added_ours_ms']:.1f} ms, auto-instrumentation {s['added_auto_ms']:.1f} ms "
+            f"-> {s['times_less_than_auto']:.1f}x less"
+        )
+    lines.append(f"targets: <= {TARGET_X_BARE:.2f}x bare, >= {TARGET_X_LESS_THAN_AUTO:.0f}x less added than auto")
+    return "\n".join(lines)
+
+
+def picture(results: dict[str, Any], path: Path) -> Path:
+    """Stacked bars, init and first invocation, per variant (bytecode condition)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    medians = results["conditions"]["bytecode"]
+    labels = [LABELS[name] for name in VARIANTS]
+    init = [medians[name]["init"] for name in VARIANTS]
+    first = [medians[name]["first"] for name in VARIANTS]
+    figure, axes = plt.subplots(figsize=(7, 3.2))
+    axes.barh(labels, init, label="init (imports)", color="#4c72b0")
+    axes.barh(labels, first, left=init, label="first invocation (build, spans, first flush)", color="#dd8452")
+    for index, name in enumerate(VARIANTS):
+        axes.text(init[index] + first[index] + 2, index, f"{medians[name]['total']:.0f} ms", va="center")
+    axes.invert_yaxis()
+    axes.set_xlabel(f"CPU ms, median of {results['runs']} cold starts")
+    axes.set_title("P1: api function cold start to its first answer")
+    axes.legend(loc="lower right", fontsize=8)
+    axes.set_xlim(0, max(i + f for i, f in zip(init, first, strict=True)) * 1.2)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
 
 
 def main() -> None:
+    """Measure, print the detail and the table row, write the JSON and the picture."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--sources", action="store_true", help="also measure with no bytecode for the packages")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        bare_dir = Path(tmp)
-        revision = bare_functions(bare_dir)
-        paths = {"bare": bare_dir, "telemetry": ROOT, "auto": bare_dir}
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
-        for i in range(args.runs):
-            for name, path in paths.items():
-                print(f"\rP1 run {i + 1}/{args.runs}: {name:<10}", end="", file=sys.stderr, flush=True)
-                results[name].append(run(name, path))
-        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
-
-    def median(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in results[name]) * 1000
-
-    def median_total(name: str) -> float:
-        return statistics.median((r["init"] + r["build"]) for r in results[name]) * 1000
-
-    bare_init, bare_total = median("bare", "init"), median_total("bare")
-    print(
-        f"P1 init of the api function, CPU ms, median of {args.runs} fresh interpreters "
-        f"(bare = functions/ at {revision})"
-    )
-    print(f"{'variant':<28}{'import+setup ms':>16}{'x bare':>8}{'+ build ms':>12}{'x bare':>8}")
-    for name, label in (("bare", "bare"), ("telemetry", "WikiRoam telemetry"), ("auto", "OTel auto-instrumentation")):
-        init, total = median(name, "init"), median_total(name)
-        print(f"{label:<28}{init:>16.1f}{init / bare_init:>8.2f}{total:>12.1f}{total / bare_total:>8.2f}")
-    added_ours = median("telemetry", "init") - bare_init
-    added_auto = median("auto", "init") - bare_init
-    added_ours_total = median_total("telemetry") - bare_total
-    added_auto_total = median_total("auto") - bare_total
-    print(
-        f"added init: ours {added_ours:.1f} ms, auto-instrumentation {added_auto:.1f} ms "
-        f"-> {added_auto / added_ours if added_ours > 0 else float('inf'):.1f}x less "
-        f"(with build: {added_ours_total:.1f} vs {added_auto_total:.1f} ms, "
-        f"{added_auto_total / added_ours_total if added_ours_total > 0 else float('inf'):.1f}x less)"
-    )
-    print(
-        "wall-clock medians, import+setup ms: "
-        + ", ".join(f"{n} {statistics.median(r['init_wall'] for r in results[n]) * 1000:.0f}" for n in results)
-    )
-    print(f"first flush (lazy import of the protobuf encoder): {median('telemetry', 'flush'):.1f} ms, once per sandbox")
-    print("targets: import+setup <= 1.10x bare; added init >= 10x less than auto-instrumentation")
+    results = measure(args.runs, sources=args.sources)
+    print(report(results))
+    write_json(args.out, "P1-init", results, quick=False)
+    print(f"picture: {picture(results, args.out / 'P1-init.png')}")
 
 
 if __name__ == "__main__":

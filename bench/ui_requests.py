@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Browser, Request, sync_playwright
 
+from bench.local_stack import progress
+from bench.table import DEFAULT_OUT, Row, write_json
 from local.stack import LocalStack
 from tests.e2e.browser_support import launch_chromium, site_bytes
 
@@ -101,45 +105,81 @@ def wikiroam(url: str | None) -> Iterator[str]:
         yield stack.url
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.ui_requests", description=__doc__.splitlines()[0])
-    parser.add_argument("--url", help="a running WikiRoam (default: start a throwaway local one)")
-    parser.add_argument("--seed", type=int, default=5, help="seed of the typing jitter")
-    args = parser.parse_args()
-    rng = random.Random(args.seed)  # jitter, not secrets
-
-    with wikiroam(args.url) as url, sync_playwright() as playwright:
+def measure(url: str, seed: int = 5, terms: Sequence[tuple[str, int]] = TERMS) -> dict[str, Any]:
+    """Type each term into the site at `url`; the searches each sent, and the site's page weight."""
+    rng = random.Random(seed)  # jitter, not secrets
+    typed = []
+    with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            typed = [type_term(browser, url, term, mean_ms, rng) for term, mean_ms in TERMS]
+            for done, (term, mean_ms) in enumerate(terms):
+                progress("P5 typing terms", done, len(terms))
+                typed.append(type_term(browser, url, term, mean_ms, rng))
+            progress("P5 typing terms", len(terms), len(terms))
         finally:
             browser.close()
+    return {"typed": [asdict(t) for t in typed], "page_weight": site_bytes()}
 
-    print("P5a: /api/search requests per typed term (target 1)")
-    print(f"{'term':<18} {'ms/key':>6} {'keys':>5} {'searches':>8} {'per key':>8} {'results after last key':>23}")
+
+def row(results: dict[str, Any]) -> Row:
+    """The P5 line of the table."""
+    typed = [Typed(**t) for t in results["typed"]]
+    keys = sum(t.keys for t in typed)
+    sent = sum(t.requests for t in typed)
+    weight = sum(results["page_weight"].values())
+    per_term = sent / len(typed)
+    return Row(
+        id="P5",
+        measure="UI: /api/search requests per typed term; page weight",
+        ours=f"{per_term:.2f} per term; {weight / 1024:.1f} KB",
+        comparison=f"a search per keystroke: {keys / len(typed):.1f} per term",
+        ratio=f"{keys / max(sent, 1):.1f}x fewer",
+        target=f"1 per term; <= {PAGE_WEIGHT_TARGET // 1024} KB",
+        met=per_term <= 1 and weight <= PAGE_WEIGHT_TARGET,
+    )
+
+
+def report(results: dict[str, Any]) -> str:
+    """The detail tables."""
+    typed = [Typed(**t) for t in results["typed"]]
+    lines = ["P5a: /api/search requests per typed term (target 1)"]
+    lines.append(
+        f"{'term':<18} {'ms/key':>6} {'keys':>5} {'searches':>8} {'per key':>8} {'results after last key':>23}"
+    )
     for t in typed:
-        print(
+        lines.append(
             f"{t.term:<18} {t.mean_ms:>6} {t.keys:>5} {t.requests:>8} {t.requests / t.keys:>8.2f}"
             f" {t.results_ms:>20.0f} ms"
         )
     total_keys = sum(t.keys for t in typed)
     total_requests = sum(t.requests for t in typed)
-    print(
+    lines.append(
         f"{'all terms':<18} {'':>6} {total_keys:>5} {total_requests:>8} {total_requests / total_keys:>8.2f}"
         f"   -> {total_requests / len(typed):.2f} requests per term; a search per keystroke would send"
         f" {total_keys} ({total_keys / max(total_requests, 1):.1f}x)"
     )
-    extra = [t for t in typed if t.searches != [t.term]]
-    for t in extra:
-        print(f"  {t.term!r} sent {t.searches}")
-
-    print()
-    print("P5b: page weight of site/ (HTML + JS + CSS, uncompressed; target <= 50 KB)")
-    weights = site_bytes()
-    for name, size in weights.items():
-        print(f"{name:<18} {size:>8,} B")
+    lines += [f"  {t.term!r} sent {t.searches}" for t in typed if t.searches != [t.term]]
+    lines.append("\nP5b: page weight of site/ (HTML + JS + CSS, uncompressed; target <= 50 KB)")
+    weights = results["page_weight"]
+    lines += [f"{name:<18} {size:>8,} B" for name, size in weights.items()]
     total = sum(weights.values())
-    print(f"{'total':<18} {total:>8,} B   {total / 1024:.1f} KB = {total / PAGE_WEIGHT_TARGET:.0%} of the 50 KB budget")
+    lines.append(
+        f"{'total':<18} {total:>8,} B   {total / 1024:.1f} KB = {total / PAGE_WEIGHT_TARGET:.0%} of the 50 KB budget"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Measure (a throwaway local WikiRoam, or `--url`) and print the detail."""
+    parser = argparse.ArgumentParser(prog="python -m bench.ui_requests", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running WikiRoam (default: start a throwaway local one)")
+    parser.add_argument("--seed", type=int, default=5, help="seed of the typing jitter")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    with wikiroam(args.url) as url:
+        results = measure(url, args.seed)
+    print(report(results))
+    write_json(args.out, "P5-ui-requests", results, quick=False)
 
 
 if __name__ == "__main__":

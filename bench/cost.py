@@ -1,0 +1,329 @@
+"""P6: what 1,000 searches cost on AWS, from usage measured on the local stack and the dated price table.
+
+The workload: searches drawn from a Zipf distribution (s = 1) over a few hundred terms of the sample wiki, the
+words of its titles ranked by how many articles they name, seeded, sent through the gateway by a few concurrent
+readers, on empty tables: early searches cache their pages, later ones mostly find them cached, as real traffic
+does. When the pipeline is idle, the usage is read where AWS would bill it:
+
+- Lambda: every function's REPORT lines (invocations, billed duration x memory = GB-seconds);
+- Step Functions: the state machine's events (Express requests and duration, rounded up to 100 ms, at the
+  64 MB minimum; and the state transitions, retries included, the same executions would bill on Standard);
+- DynamoDB: read and write request units, metered where moto serves them (`bench.dynamodb_meter`);
+- SNS: the api's publish spans; HTTP API: the searches sent;
+- CloudWatch Logs: every event of every log group of the stack written during the workload (span lines,
+  runtime lines, the shipper's, the state machine's), at its bytes plus 26 bytes of metadata;
+- spans shipped: the shipper's own `SpansShipped` metric lines; custom metrics: the shipper's EMF metrics and
+  the span-based metrics `dashboards/span_metrics/` defines (what Datadog would ingest beside the spans).
+
+Durations are this machine's, with moto and the sample wiki on loopback: Lambda GB-seconds and Express duration
+are what the local runtime measured, not what AWS would. Prices: `bench.prices`.
+
+    .venv/bin/python -m bench.cost [--searches 1000] [--readers 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.dynamodb_meter import metered
+from bench.local_stack import forget_cached_pages, progress
+from bench.prices import ARCHITECTURE, PRICES, PRICES_AS_OF, REGION
+from bench.table import DEFAULT_OUT, ROOT, Row, write_json
+from functions import shipping, telemetry
+from local.samplewiki import build_corpus
+from local.samplewiki.corpus import words
+from local.stack import LocalStack, StackOptions
+from wikiroam_cli.trace import STATE_MACHINE_GROUP
+
+TARGET_USD_PER_1000 = 0.05
+TERMS = 300
+ZIPF_S = 1.0
+EVENT_OVERHEAD_BYTES = 26
+EXPRESS_MEMORY_GB = 64 / 1024
+_REPORT = re.compile(r"Billed Duration: (\d+) ms\s+Memory Size: (\d+) MB")
+_ENDED = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+
+
+def terms(count: int = TERMS) -> list[str]:
+    """The sample wiki's title words that name the most articles, most first (ties alphabetically)."""
+    corpus = build_corpus()
+    named = Counter(
+        word
+        for page in corpus.pages
+        if page.redirect_to is None
+        for word in set(words(page.title))
+        if len(word) >= 4 and word.isalpha()
+    )
+    return [word for word, _ in sorted(named.items(), key=lambda item: (-item[1], item[0]))][:count]
+
+
+def workload(searches: int, seed: int = 2017) -> list[str]:
+    """`searches` terms drawn from a Zipf distribution over `terms()`."""
+    pool = terms()
+    weights = [1 / rank**ZIPF_S for rank in range(1, len(pool) + 1)]
+    return random.Random(seed).choices(pool, weights=weights, k=searches)  # a workload, not secrets
+
+
+def _events(logs: Any, group: str, since_ms: int) -> list[dict[str, Any]]:
+    pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=since_ms)
+    return [event for page in pages for event in page["events"]]
+
+
+def _usage_from_logs(stack: LocalStack, since_ms: int) -> dict[str, Any]:
+    logs = stack.client("logs")
+    names = [
+        g["logGroupName"]
+        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="wikiroam-")
+        for g in page["logGroups"]
+    ]
+    usage: dict[str, Any] = {
+        "log_groups": {},
+        "lambda": {},
+        "executions": 0,
+        "express_billed_seconds": 0.0,
+        "state_transitions": 0,
+        "spans_shipped": 0,
+        "sns_publishes": 0,
+        "emf_metrics": set(),
+    }
+    for done, group in enumerate(sorted(names)):
+        progress("P6 reading logs", done, len(names))
+        events = _events(logs, group, since_ms)
+        usage["log_groups"][group] = {
+            "events": len(events),
+            "bytes": sum(len(e["message"].encode()) for e in events),
+        }
+        if STATE_MACHINE_GROUP.search(group):
+            _count_executions(usage, events)
+            continue
+        reports = [m for m in (_REPORT.search(e["message"]) for e in events) if m]
+        usage["lambda"][group] = {
+            "invocations": len(reports),
+            "gb_seconds": sum(int(ms) / 1000 * int(mb) / 1024 for ms, mb in (m.groups() for m in reports)),
+        }
+        for event in events:
+            message = event["message"]
+            if message.startswith("{") and '"_aws"' in message:
+                emf = json.loads(message)
+                usage["spans_shipped"] += int(emf.get("SpansShipped", 0))
+                for directive in emf["_aws"]["CloudWatchMetrics"]:
+                    usage["emf_metrics"] |= {(directive["Namespace"], m["Name"]) for m in directive["Metrics"]}
+        if "-api-" in group:
+            lines = [e for e in events if telemetry.SPAN_MARKER in e["message"]]
+            batch = shipping.LogBatch(
+                group, "", tuple(shipping.LogEvent("", e["timestamp"], e["message"]) for e in lines)
+            )
+            extracted = shipping.extract(batch, {"service.name": telemetry.SERVICE_NAME})
+            usage["sns_publishes"] += sum(
+                span.name.startswith("publish") for span in shipping.iter_spans(extracted.requests)
+            )
+    progress("P6 reading logs", len(names), len(names))
+    usage["emf_metrics"] = sorted(f"{ns}/{name}" for ns, name in usage["emf_metrics"])
+    return usage
+
+
+def _count_executions(usage: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    started: dict[str, int] = {}
+    scheduled = entered_tasks = 0
+    for event in events:
+        parsed = shipping.parse_state_machine_event(event["message"])
+        if parsed is None:
+            continue
+        if parsed.type == "ExecutionStarted":
+            started[parsed.execution_arn] = parsed.timestamp_ms
+            usage["executions"] += 1
+        elif parsed.type in _ENDED and parsed.execution_arn in started:
+            milliseconds = parsed.timestamp_ms - started[parsed.execution_arn]
+            usage["express_billed_seconds"] += math.ceil(max(milliseconds, 1) / 100) / 10
+        elif parsed.type.endswith("StateEntered"):
+            usage["state_transitions"] += 1
+            entered_tasks += parsed.type == "TaskStateEntered"
+        elif parsed.type == "TaskScheduled":
+            scheduled += 1
+    # Standard bills each retry as a transition too: a task scheduled again inside one state entry.
+    usage["state_transitions"] += max(scheduled - entered_tasks, 0)
+
+
+def span_metric_count() -> int:
+    """The span-based metrics the monitoring defines (each a custom metric in Datadog)."""
+    return len(list((ROOT / "dashboards" / "span_metrics").glob("*.json")))
+
+
+def measure(stack: LocalStack, searches: int, readers: int = 4, seed: int = 2017) -> dict[str, Any]:
+    """Run the workload on empty tables and read back what it used."""
+    forget_cached_pages(stack)
+    if not stack.wait_idle(120):
+        raise RuntimeError("the pipeline was busy before the workload")
+    queries = workload(searches, seed)
+    since_ms = int(time.time() * 1000)
+    statuses: Counter[int] = Counter()
+    started = time.perf_counter()
+    with metered() as dynamodb, requests.Session() as session, ThreadPoolExecutor(readers) as pool:
+        session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=readers))
+
+        def search(term: str) -> int:
+            return session.get(f"{stack.url}/api/search", params={"q": term}, timeout=60).status_code
+
+        for done, status in enumerate(pool.map(search, queries), start=1):
+            statuses[status] += 1
+            if done % 10 == 0 or done == searches:
+                progress("P6 searches", done, searches)
+        progress("P6 pipeline idle", 0, 1)
+        if not stack.wait_idle(900):
+            raise RuntimeError("the pipeline did not go idle within 15 minutes")
+        # The last executions' log events reach the shipper asynchronously: wait for its deliveries too.
+        time.sleep(1.0)
+        stack.wait_idle(120)
+        progress("P6 pipeline idle", 1, 1)
+    seconds = time.perf_counter() - started
+    usage = _usage_from_logs(stack, since_ms)
+    usage["dynamodb"] = dynamodb.as_dict()
+    usage["dynamodb_write_units"] = dynamodb.total_write_units()
+    usage["dynamodb_read_units"] = dynamodb.total_read_units()
+    usage["http_api_requests"] = searches
+    return {
+        "searches": searches,
+        "readers": readers,
+        "seed": seed,
+        "distinct_terms": len(set(queries)),
+        "statuses": dict(statuses),
+        "seconds": seconds,
+        "usage": usage,
+        "costs": costs(usage, searches),
+        "datadog": {
+            "spans_per_1000": usage["spans_shipped"] * 1000 / searches,
+            "custom_metrics": len(usage["emf_metrics"]) + span_metric_count(),
+            "emf_metrics": usage["emf_metrics"],
+            "span_based_metrics": span_metric_count(),
+        },
+    }
+
+
+def costs(usage: dict[str, Any], searches: int) -> dict[str, dict[str, float]]:
+    """Per 1,000 searches: each priced quantity and its USD, plus Standard's for the same executions."""
+    scale = 1000 / searches
+    log_bytes = sum(g["bytes"] + EVENT_OVERHEAD_BYTES * g["events"] for g in usage["log_groups"].values())
+    quantities = {
+        "lambda_requests": sum(f["invocations"] for f in usage["lambda"].values()),
+        "lambda_gb_seconds": sum(f["gb_seconds"] for f in usage["lambda"].values()),
+        "http_api_requests": usage["http_api_requests"],
+        "sns_publishes": usage["sns_publishes"],
+        "express_requests": usage["executions"],
+        "express_gb_seconds": usage["express_billed_seconds"] * EXPRESS_MEMORY_GB,
+        "dynamodb_write_units": usage["dynamodb_write_units"],
+        "dynamodb_read_units": usage["dynamodb_read_units"],
+        "logs_ingested_gb": log_bytes / 1e9,
+    }
+    lines = {
+        name: {"quantity": quantity * scale, "usd": PRICES[name].cost(quantity * scale)}
+        for name, quantity in quantities.items()
+    }
+    transitions = usage["state_transitions"] * scale
+    lines["standard_transitions (instead of Express)"] = {
+        "quantity": transitions,
+        "usd": PRICES["standard_transitions"].cost(transitions),
+    }
+    return lines
+
+
+def total_usd(results: dict[str, Any]) -> float:
+    """The AWS cost of 1,000 searches (Express, as deployed)."""
+    return sum(line["usd"] for name, line in results["costs"].items() if not name.startswith("standard"))
+
+
+def row(results: dict[str, Any]) -> Row:
+    """The P6 line of the table."""
+    total = total_usd(results)
+    express = sum(results["costs"][n]["usd"] for n in ("express_requests", "express_gb_seconds"))
+    standard = results["costs"]["standard_transitions (instead of Express)"]["usd"]
+    datadog = results["datadog"]
+    return Row(
+        id="P6",
+        measure=f"AWS cost per 1,000 searches (Zipf workload, {results['searches']} measured)",
+        ours=f"${total:.4f}",
+        comparison=(
+            f"on Standard ${total - express + standard:.4f}; Datadog: {datadog['spans_per_1000']:.0f} spans, "
+            f"{datadog['custom_metrics']} custom metrics"
+        ),
+        ratio=f"{(total - express + standard) / total:.2f}x" if total else "-",
+        target=f"<= ${TARGET_USD_PER_1000:.2f}",
+        met=total <= TARGET_USD_PER_1000,
+    )
+
+
+def report(results: dict[str, Any]) -> str:
+    """The breakdown."""
+    lines = [
+        f"P6: cost per 1,000 searches ({results['searches']} searches of {results['distinct_terms']} terms, "
+        f"{results['readers']} readers, {results['seconds']:.0f} s; answers {results['statuses']})",
+        f"prices: {REGION}, {ARCHITECTURE}, as of {PRICES_AS_OF} (bench/prices.py)",
+        f"{'item':<44}{'per 1,000 searches':>20}{'USD':>12}",
+    ]
+    for name, line in sorted(results["costs"].items(), key=lambda item: -item[1]["usd"]):
+        label = PRICES[name].unit if name in PRICES else "Standard state transitions (instead of Express)"
+        lines.append(f"{label[:43]:<44}{line['quantity']:>20,.3f}{line['usd']:>12.5f}")
+    lines.append(f"{'total (Express, as deployed)':<44}{'':>20}{total_usd(results):>12.5f}")
+    datadog = results["datadog"]
+    lines.append(
+        f"Datadog ingestion: {datadog['spans_per_1000']:.0f} spans per 1,000 searches; "
+        f"{datadog['custom_metrics']} custom metrics ({len(datadog['emf_metrics'])} EMF, "
+        f"{datadog['span_based_metrics']} span-based)"
+    )
+    return "\n".join(lines)
+
+
+def picture(results: dict[str, Any], path: Path) -> Path:
+    """The breakdown as horizontal bars, most expensive first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = sorted(
+        ((PRICES[n].unit if n in PRICES else n, c["usd"]) for n, c in results["costs"].items() if n in PRICES),
+        key=lambda item: item[1],
+    )
+    figure, axes = plt.subplots(figsize=(8, 0.4 * len(items) + 1.2))
+    axes.barh([label for label, _ in items], [usd for _, usd in items], color="#4c72b0")
+    for index, (_, usd) in enumerate(items):
+        axes.text(usd, index, f" ${usd:.4f}", va="center", fontsize=8)
+    axes.axvline(TARGET_USD_PER_1000, color="#c44e52", linestyle="--", label=f"target total ${TARGET_USD_PER_1000}")
+    axes.set_xlabel("USD per 1,000 searches")
+    axes.set_title(f"P6: AWS cost per 1,000 searches, total ${total_usd(results):.4f} ({PRICES_AS_OF} prices)")
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def main() -> int:
+    """Measure on a fresh local stack, print the breakdown, write the JSON and the picture."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--searches", type=int, default=1000)
+    parser.add_argument("--readers", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    with LocalStack(StackOptions()) as stack:
+        results = measure(stack, args.searches, args.readers)
+    print(report(results))
+    write_json(args.out, "P6-cost", results, quick=False)
+    print(f"picture: {picture(results, args.out / 'P6-cost.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
