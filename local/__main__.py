@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from functions import settings
+from local.runtime import DEFAULT_ACCOUNT_CONCURRENCY, account_concurrency_from
 from local.stack import DEFAULT_STACK, LocalStack, PortInUseError, StackOptions
 
 DEFAULT_PORT = 8000
@@ -29,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stack", default=DEFAULT_STACK, help=f"the Pulumi stack whose config is deployed (default: {DEFAULT_STACK})"
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=("process", "in-process"),
+        default="process",
+        help="where Lambda handlers run: a process per sandbox, as in Lambda (default), or all in this process, "
+        "one at a time (to step through handler code in a debugger)",
     )
     parser.add_argument(
         "--state",
@@ -69,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     port = _port(parser, args.port)
+    try:
+        account_concurrency_from(os.environ)
+    except ValueError as error:
+        parser.error(f"{error} (the local account's Lambda concurrency, default {DEFAULT_ACCOUNT_CONCURRENCY})")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         wiki_api_url=os.environ.get(settings.WIKI_API_URL, "").strip() or None,
         contact=os.environ.get(settings.WIKI_CONTACT, "").strip() or None,
         state_dir=args.state,
+        runtime=args.runtime,
         report=lambda line: print(line, flush=True),
     )
     print(f"Starting WikiRoam on this machine (stack {args.stack})", flush=True)

@@ -261,6 +261,9 @@ class ProcessRuntime:
         """A warm sandbox of the function's current code, None for a cold start, or a throttle."""
         name = function.function_name
         reserved = getattr(function, "reserved_concurrency", None)
+        if self._stopping.is_set():
+            # Stopping: what is still running drains, nothing new starts (a state machine's Retry waits it out).
+            raise TooManyRequestsException(name)
         with self._lock:
             pool = self._pools.setdefault(name, _Pool())
             pool.reserved = int(reserved) if reserved not in (None, "") else None

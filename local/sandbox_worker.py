@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -108,6 +109,9 @@ def error_payload(request_id: str, error_type: str, message: str, stack: list[st
 
 def serve(connection: Connection, spec: SandboxSpec) -> None:
     """The sandbox's life: init, then one invocation per request until the pipe closes."""
+    # Ctrl-C in `make dev`'s terminal reaches the whole process group: the runtime stops its sandboxes itself,
+    # after the work in flight, as Lambda would.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.clear()
     os.environ.update(spec.environment)
     # The deployed code first: a `functions` package the fork server may know is not this function's.

@@ -96,6 +96,12 @@ def test_the_local_views_list_every_deployed_resource_and_the_recorded_monitorin
     assert not distribution["emulated"]
     assert "gateway" in distribution["note"]
     assert resources["outputs"]["pagesTableName"] == local_stack.outputs["pagesTableName"]
+    runtime = requests.get(f"{local_stack.url}/api/local/lambda", timeout=10).json()
+    assert runtime["runtime"] == "process"
+    api = next(counts for name, counts in runtime["functions"].items() if "api-handler" in name)
+    assert api["invocations"] >= 1  # at least this module's searches
+    assert api["cold_starts"] >= 1
+    assert set(api) == {"invocations", "cold_starts", "errors", "throttles", "timeouts", "warm", "busy"}
     assert monitoring.status_code == 200
     view = monitoring.json()
     assert all(r["type"].startswith("datadog:") for r in view["resources"])

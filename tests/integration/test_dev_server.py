@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
 
@@ -53,6 +54,14 @@ def test_given_a_bad_wikiroam_port_then_make_dev_refuses_it_with_the_default_nam
     assert "default 8000" in result.stderr
 
 
+def test_given_a_bad_lambda_concurrency_then_make_dev_refuses_it_naming_the_variable_and_its_default(monkeypatch):
+    monkeypatch.setenv("WIKIROAM_LAMBDA_CONCURRENCY", "lots")
+    result = subprocess.run([sys.executable, "-m", "local"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "WIKIROAM_LAMBDA_CONCURRENCY must be a positive integer, not 'lots'" in result.stderr
+    assert "default 200" in result.stderr
+
+
 def _exercise(process: subprocess.Popen, port: int) -> None:
     try:
         lines = []
@@ -83,11 +92,28 @@ def _exercise(process: subprocess.Popen, port: int) -> None:
                 break
             time.sleep(0.2)
         assert page["backlinks_status"] == "complete"
+        sandboxes = _descendants(process.pid)
+        assert sandboxes, "the Lambda runtime runs its sandboxes as processes"
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            assert process.wait(timeout=30) == 0
+            # Stopping lets the pipeline finish its work in flight, throttled steps waiting out their Retry.
+            assert process.wait(timeout=120) == 0
         finally:
             process.kill()
     rest = process.stdout.read()
     assert "stopped" in rest
+    # Ctrl-C leaves no process behind: every sandbox, and the fork server once it sees its parent gone.
+    deadline = time.monotonic() + 10
+    while (left := [pid for pid in sandboxes if Path(f"/proc/{pid}").exists()]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux's /proc/<pid>/task/<tid>/children)."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in map(int, children.read_text().split()):
+            found += [child, *_descendants(child)]
+    return found
