@@ -301,7 +301,12 @@ def picture(results: dict[str, Any], path: Path) -> Path:
         axes.text(usd, index, f" ${usd:.4f}", va="center", fontsize=8)
     axes.axvline(TARGET_USD_PER_1000, color="#c44e52", linestyle="--", label=f"target total ${TARGET_USD_PER_1000}")
     axes.set_xlabel("USD per 1,000 searches")
-    axes.set_title(f"P6: AWS cost per 1,000 searches, total ${total_usd(results):.4f} ({PRICES_AS_OF} prices)")
+    axes.set_title(
+        f"P6: ${total_usd(results):.4f} per 1,000 searches\n"
+        f"({results['searches']} measured locally; {REGION} {ARCHITECTURE}, {PRICES_AS_OF})",
+        fontsize=9,
+    )
+    axes.set_xlim(0, max([usd for _, usd in items] + [TARGET_USD_PER_1000]) * 1.25)
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -243,7 +243,7 @@ def picture(results: dict[str, Any], path: Path) -> Path:
     labels = [LABELS[name] for name in VARIANTS]
     init = [medians[name]["init"] for name in VARIANTS]
     first = [medians[name]["first"] for name in VARIANTS]
-    figure, axes = plt.subplots(figsize=(7, 3.2))
+    figure, axes = plt.subplots(figsize=(7, 3.6))
     axes.barh(labels, init, label="init (imports)", color="#4c72b0")
     axes.barh(labels, first, left=init, label="first invocation (build, spans, first flush)", color="#dd8452")
     for index, name in enumerate(VARIANTS):
@@ -251,7 +251,7 @@ def picture(results: dict[str, Any], path: Path) -> Path:
     axes.invert_yaxis()
     axes.set_xlabel(f"CPU ms, median of {results['runs']} cold starts")
     axes.set_title("P1: api function cold start to its first answer")
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=8, frameon=False)
     axes.set_xlim(0, max(i + f for i, f in zip(init, first, strict=True)) * 1.2)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
