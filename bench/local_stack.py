@@ -1,4 +1,4 @@
-"""The local stack's timings: cold `make dev` to healthy, and a search until its pages are all cached.
+"""The local stack's timings: cold `make dev` to healthy, a search until its pages are cached, and a burst.
 
 - cold start: `python -m local` in a fresh process, from launch to `GET /api/health` answering 200 (each
   phase read from the lines it prints); target <= 30 s on this machine.
@@ -7,19 +7,27 @@
   every run does the full work (the tables are emptied between runs): p50 over the runs, with the backlinks
   each run cached.
 
-    .venv/bin/python -m bench.local_stack [--starts 3] [--searches 12]
+- burst: N searches sent at once through the gateway (distinct titles of the sample wiki), on the process runtime
+  and then on the in-process one in the same run: errors, p50/p95 search latency, time until every result page
+  is cached, and the memory of the stack (this process and its sandboxes) at rest and at its peak.
+
+    .venv/bin/python -m bench.local_stack [--starts 3] [--searches 12] [--burst 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Literal
 
 import requests
 
@@ -116,11 +124,91 @@ def searches(count: int) -> list[tuple[str, int, int, float]]:
     return runs
 
 
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and every process below it (Linux /proc), in MB."""
+    total = 0.0
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            total += sum(_rss_mb(int(child)) for child in children.read_text().split())
+    except (OSError, StopIteration):
+        return total
+    return total
+
+
+def burst(runtime: Literal["process", "in-process"], count: int) -> dict[str, Any]:
+    """`count` searches at once on a fresh local stack: errors, latencies, time to all cached, memory."""
+    with LocalStack(StackOptions(runtime=runtime)) as stack:
+        assert stack.wiki is not None
+        titles = [p.title for p in stack.wiki.corpus.pages if not p.is_redirect][:count]
+        at_rest = _rss_mb(os.getpid())
+        peak = [at_rest]
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.wait(0.5):
+                peak.append(_rss_mb(os.getpid()))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        done: list[int] = []
+
+        def search(term: str) -> tuple[float, int | str, list[int]]:
+            started = time.perf_counter()
+            try:
+                answer = requests.get(f"{stack.url}/api/search", params={"q": term}, timeout=300)
+            except requests.RequestException as error:
+                return time.perf_counter() - started, type(error).__name__, []
+            finally:
+                done.append(1)
+                progress(f"burst {runtime}", len(done), len(titles))
+            pageids = [r["pageid"] for r in answer.json().get("results", [])] if answer.status_code == 200 else []
+            return time.perf_counter() - started, answer.status_code, pageids
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(titles)) as pool:
+            results = list(pool.map(search, titles))
+        wanted = sorted({pageid for _, _, pageids in results for pageid in pageids})
+        stack.wait_until_cached(wanted, timeout=1800)
+        stack.wait_idle(300)
+        cached_after = time.perf_counter() - started
+        sampling.set()
+        sampler.join()
+    latencies = sorted(seconds for seconds, _, _ in results)
+    return {
+        "runtime": runtime,
+        "searches": len(results),
+        "errors": sum(status != 200 for _, status, _ in results),
+        "p50_s": statistics.median(latencies),
+        "p95_s": latencies[max(0, round(0.95 * len(latencies)) - 1)],
+        "pages_cached": len(wanted),
+        "all_cached_s": cached_after,
+        "rss_at_rest_mb": at_rest,
+        "rss_peak_mb": max(peak),
+    }
+
+
+def print_bursts(bursts: list[dict[str, Any]]) -> None:
+    """The burst figures, the runtimes side by side."""
+    print(f"\n{bursts[0]['searches']} searches at once (sample wiki)")
+    header = (("errors", 8), ("p50 s", 9), ("p95 s", 9), ("pages", 8), ("all cached s", 14), ("RSS rest MB", 13))
+    print(f"{'runtime':<12}" + "".join(f"{name:>{width}}" for name, width in header) + f"{'peak MB':>9}")
+    for b in bursts:
+        print(
+            f"{b['runtime']:<12}{b['errors']:>8}{b['p50_s']:>9.2f}{b['p95_s']:>9.2f}{b['pages_cached']:>8}"
+            f"{b['all_cached_s']:>14.1f}{b['rss_at_rest_mb']:>13.0f}{b['rss_peak_mb']:>9.0f}"
+        )
+    if len(bursts) == 2 and bursts[0]["p50_s"] > 0:
+        print(f"in-process / process, p50 search latency: {bursts[1]['p50_s'] / bursts[0]['p50_s']:.1f}x")
+
+
 def main() -> int:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=3, help="cold starts to measure (default 3)")
     parser.add_argument("--searches", type=int, default=12, help="searches to measure (default 12, at least 10)")
+    parser.add_argument("--burst", type=int, default=100, help="searches sent at once (default 100; 0 skips it)")
     args = parser.parse_args()
 
     starts = []
@@ -150,6 +238,8 @@ def main() -> int:
     verdict = "met" if healthy <= COLD_START_TARGET_SECONDS else "MISSED"
     print(f"\ncold start to healthy: {healthy:.1f} s, target <= {COLD_START_TARGET_SECONDS:.0f} s: {verdict}")
     print(f"search to cached, p50 over {len(runs)} searches: {statistics.median(seconds):.2f} s")
+    if args.burst:
+        print_bursts([burst("process", args.burst), burst("in-process", args.burst)])
     return 0
 
 

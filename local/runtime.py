@@ -16,7 +16,8 @@ SNS -> Lambda and Logs subscription -> Lambda, with a runtime that:
 - reaps sandboxes idle for a while, and stops them all when the local stack stops.
 
 Third-party packages come from the project's environment, imported once by the fork server the sandboxes are
-forked from (the layer's packages, in AWS).
+forked from (the layer's packages, in AWS). Like any `multiprocessing` program, a script that starts the local
+stack must do so under `if __name__ == "__main__":`: the fork server imports the main module.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ ACCOUNT_CONCURRENCY_VARIABLE = "WIKIROAM_LAMBDA_CONCURRENCY"
 # AWS's default account quota is 1,000; a laptop runs out of memory well before that many Python processes.
 DEFAULT_ACCOUNT_CONCURRENCY = 200
 IDLE_SANDBOX_SECONDS = 300.0
+INIT_TIMEOUT_SECONDS = 60.0
 # The third-party packages the functions import, loaded once in the fork server (the layer, in AWS).
 _PRELOAD = ("boto3", "botocore.session", "requests", "opentelemetry.sdk.trace", "opentelemetry.propagate")
 # Lambda's own environment, beside the function's variables (credentials: the local AWS's, for the role's).
@@ -386,15 +388,19 @@ class ProcessRuntime:
     def _exchange(
         self, sandbox: _Sandbox, event: Any, where: _Where, *, timeout: float, started: float, cold: bool
     ) -> dict[str, Any]:
-        """Send the invocation and wait for its answer within the timeout (init included for a cold start)."""
+        """Wait for a cold sandbox's init (its own limit), then send the invocation and wait out its timeout."""
 
         def wait() -> None:
             if not sandbox.connection.poll(max(0.0, timeout - (time.monotonic() - started))):
                 raise _Overran
 
         if cold:
-            wait()
+            # Init has a limit of its own, as in Lambda; a laptop's two cores starting many sandboxes at once are
+            # slower than Lambda's fleet, so it is generous here.
+            if not sandbox.connection.poll(INIT_TIMEOUT_SECONDS):
+                raise _Overran
             sandbox.init_ms = float(sandbox.connection.recv()["init_ms"])
+            started = time.monotonic()
         sandbox.connection.send(
             {
                 "request_id": where.request_id,

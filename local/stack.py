@@ -186,7 +186,8 @@ class LocalStack:
         report(f"  gateway           {gateway.url} (ready in {time.monotonic() - started:.1f} s)")
 
     def _drain(self) -> None:
-        self.wait_idle(timeout=30)
+        # Throttled steps wait out their Retry (about a minute at most) before the runtime can stop.
+        self.wait_idle(timeout=120)
         if self.invoker is not None:
             self.invoker.shutdown()
 
