@@ -608,7 +608,8 @@ async function loadBacklinks(page, cursor, signal, listing) {
   const shown = ui.backlinkList.children.length;
   const status = body.backlinks_status;
   if (status === "pending" || status === "failed") ui.backlinksStatus.textContent = progressText(page);
-  else if (!shown) ui.backlinksStatus.textContent = `No pages link to ${page.title}.`;
+  // A title ending in a full stop ("& co.") ends the sentence itself.
+  else if (!shown) ui.backlinksStatus.textContent = `No pages link to ${page.title}${page.title.endsWith(".") ? "" : "."}`;
   else {
     const total = page.backlinks_count ?? shown;
     const gap = status === "partial" ? " (the wiki has more; the first ones are cached)" : "";

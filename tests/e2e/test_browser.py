@@ -459,7 +459,8 @@ def test_a_page_view_without_thumbnail_or_extract_and_a_markup_like_title_draws_
     # Once the pipeline has it, the view says so, and still draws no stray word.
     site_stack.wait_until_cached([page.pageid], timeout=120)
     expect(ui.page.locator("#page-badge")).to_have_text("cached", timeout=30_000)
-    expect(ui.page.locator("#backlinks-status")).to_have_text(f"No pages link to {MARKUP_TITLE}.")
+    # The title ends the sentence with its own full stop: no doubled one.
+    expect(ui.page.locator("#backlinks-status")).to_have_text(f"No pages link to {MARKUP_TITLE}")
     assert not STRAY_WORDS.search(ui.page.locator("body").inner_text())
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     ui.page.screenshot(path=SCREENSHOTS / "page-without-thumbnail.png", full_page=True)
