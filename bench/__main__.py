@@ -10,7 +10,7 @@
 | P4 | per 1,000 backlinks cached: wiki requests, DynamoDB writes and write units | `bench.trace_bytes` |
 | P5 | UI requests per typed term, page weight | `bench.ui_requests` |
 | P6 | AWS cost per 1,000 searches, with Datadog's ingestion volume | `bench.cost` |
-| P7 | local stack: cold start to healthy, search to fully cached | `bench.local_stack` |
+| P7 | local stack: cold start to healthy, search to fully cached, searches at once | `bench.local_stack` |
 
 P3-P6 share one local stack (tables emptied between them); P7 starts its own, as `make dev` does. `--quick`
 measures fewer runs and searches (under 2 minutes here; the rows say so); a full run takes about 15 minutes.
@@ -36,6 +36,9 @@ from bench.table import DEFAULT_OUT, Row, format_table, machine, write_json
 from local.stack import LocalStack, StackOptions
 
 ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
+# P7's searches sent at once, on the local (process) runtime. `python -m bench.local_stack` sends 100 on both
+# runtimes; here 10, as caching every result page of a larger burst alone outlasts the full run's 15 minutes.
+BURST_SEARCHES = 10
 
 
 def failed(id_: str, measure: str, error: BaseException) -> Row:
@@ -54,15 +57,26 @@ def p7_row(results: dict[str, Any]) -> Row:
     healthy = [s["healthy"] for s in results["cold_starts"]]
     seconds = results["search_seconds"]
     p50 = statistics.median(healthy)
+    bursts = {b["runtime"]: b for b in results.get("bursts", [])}
+    concurrent = ""
+    ratio = "-"
+    if "process" in bursts:
+        b = bursts["process"]
+        concurrent = (
+            f"; {b['searches']} at once: p50 {b['p50_s']:.1f} s, p95 {b['p95_s']:.1f} s, "
+            f"{b['errors']} errors, all cached {b['all_cached_s']:.0f} s"
+        )
+        if "in-process" in bursts and b["p50_s"] > 0:
+            ratio = f"{bursts['in-process']['p50_s'] / b['p50_s']:.1f}x (in-process/process p50)"
     return Row(
         id="P7",
-        measure=f"local stack: cold start to healthy ({len(healthy)} runs); search to fully cached",
+        measure=f"local stack: cold start to healthy ({len(healthy)} runs); search to fully cached; a burst",
         ours=f"{p50:.1f} s cold start",
         comparison=(
             f"search to cached p50 {statistics.median(seconds):.1f} s, p95 {percentile(seconds, 0.95):.1f} s "
-            f"({len(seconds)} searches)"
+            f"({len(seconds)} searches){concurrent}"
         ),
-        ratio="-",
+        ratio=ratio,
         target=f"cold start <= {local_stack.COLD_START_TARGET_SECONDS:.0f} s",
         met=p50 <= local_stack.COLD_START_TARGET_SECONDS,
     )
@@ -179,9 +193,11 @@ def main() -> int:
                 local_stack.progress("P7 cold starts", done, count)
                 starts.append(local_stack.cold_start())
             local_stack.progress("P7 cold starts", count, count)
-            # The quick run times the one search P3 ran on the shared stack instead of starting another stack.
+            # The quick run times the one search P3 ran on the shared stack instead of starting another stack,
+            # and leaves out the burst (each runtime's on a stack of its own).
             seconds = list(search_seconds) if quick else [r[3] for r in local_stack.searches(12)]
-            results = {"cold_starts": starts, "search_seconds": seconds}
+            bursts = [] if quick else [local_stack.burst("process", BURST_SEARCHES)]
+            results = {"cold_starts": starts, "search_seconds": seconds, "bursts": bursts}
             if not seconds:
                 raise RuntimeError("no search was timed (P3 did not run)")
             run.add(p7_row(results), "")
