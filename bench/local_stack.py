@@ -137,8 +137,11 @@ def _rss_mb(pid: int) -> float:
     return total
 
 
-def burst(runtime: Literal["process", "in-process"], count: int) -> dict[str, Any]:
-    """`count` searches at once on a fresh local stack: errors, latencies, time to all cached, memory."""
+def burst(runtime: Literal["process", "in-process"], count: int, cache_wait: float = 600.0) -> dict[str, Any]:
+    """`count` searches at once on a fresh local stack: errors, latencies, time to all cached, memory.
+
+    `all_cached_s` is None when the pages were not all cached within `cache_wait` seconds.
+    """
     with LocalStack(StackOptions(runtime=runtime)) as stack:
         assert stack.wiki is not None
         titles = [p.title for p in stack.wiki.corpus.pages if not p.is_redirect][:count]
@@ -170,9 +173,14 @@ def burst(runtime: Literal["process", "in-process"], count: int) -> dict[str, An
         with ThreadPoolExecutor(max_workers=len(titles)) as pool:
             results = list(pool.map(search, titles))
         wanted = sorted({pageid for _, _, pageids in results for pageid in pageids})
-        stack.wait_until_cached(wanted, timeout=1800)
-        stack.wait_idle(300)
-        cached_after = time.perf_counter() - started
+        cached_after: float | None
+        try:
+            stack.wait_until_cached(wanted, timeout=cache_wait)
+            stack.wait_idle(300)
+            cached_after = time.perf_counter() - started
+        except TimeoutError:
+            # Not cached within the wait (the in-process runtime caches one step at a time): reported as such.
+            cached_after = None
         sampling.set()
         sampler.join()
     latencies = sorted(seconds for seconds, _, _ in results)
@@ -189,6 +197,10 @@ def burst(runtime: Literal["process", "in-process"], count: int) -> dict[str, An
     }
 
 
+def _seconds(value: float | None) -> str:
+    return f"{value:.1f}" if value is not None else "not in wait"
+
+
 def print_bursts(bursts: list[dict[str, Any]]) -> None:
     """The burst figures, the runtimes side by side."""
     print(f"\n{bursts[0]['searches']} searches at once (sample wiki)")
@@ -197,7 +209,7 @@ def print_bursts(bursts: list[dict[str, Any]]) -> None:
     for b in bursts:
         print(
             f"{b['runtime']:<12}{b['errors']:>8}{b['p50_s']:>9.2f}{b['p95_s']:>9.2f}{b['pages_cached']:>8}"
-            f"{b['all_cached_s']:>14.1f}{b['rss_at_rest_mb']:>13.0f}{b['rss_peak_mb']:>9.0f}"
+            f"{_seconds(b['all_cached_s']):>14}{b['rss_at_rest_mb']:>13.0f}{b['rss_peak_mb']:>9.0f}"
         )
     if len(bursts) == 2 and bursts[0]["p50_s"] > 0:
         print(f"in-process / process, p50 search latency: {bursts[1]['p50_s'] / bursts[0]['p50_s']:.1f}x")
@@ -239,7 +251,8 @@ def main() -> int:
     print(f"\ncold start to healthy: {healthy:.1f} s, target <= {COLD_START_TARGET_SECONDS:.0f} s: {verdict}")
     print(f"search to cached, p50 over {len(runs)} searches: {statistics.median(seconds):.2f} s")
     if args.burst:
-        print_bursts([burst("process", args.burst), burst("in-process", args.burst)])
+        # The in-process runtime runs one step at a time: its pages are given five minutes, then reported as such.
+        print_bursts([burst("process", args.burst), burst("in-process", args.burst, cache_wait=300)])
     return 0
 
 
