@@ -9,7 +9,8 @@ Three layers, each importing only the ones below it:
 | `cache_steps.start`, `.info`, `.backlinks` | `caching.CacheSteps` | `store.PageStore`, `store.LinkStore`, `wiki` |
 | `shipper.handler` | `shipping.Shipper` | the OTLP endpoint (`shipping.export.RequestsTransport`) |
 
-Beside them: `contract` (the names code and infrastructure share), `messages` (the pure message shapes),
+The wiki client is `wiki` (with `wiki_backlinks`, its listing of backlinks through redirects). Beside them:
+`contract` (the names code and infrastructure share), `messages` (the pure message shapes),
 `settings` (each function's environment, read once), `errors`, `backoff`, and `telemetry` (the one module that
 configures OpenTelemetry).
 """

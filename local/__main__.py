@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = stack.url
         print(f"WikiRoam is running at {url} (try {url}/api/search?q=river); Ctrl-C stops it", flush=True)
-        stop.wait()
+        # Waking now and then: a wait with no timeout does not always return for a signal handled meanwhile.
+        while not stop.wait(0.5):
+            pass
         print("stopping: finishing the pipeline's work in flight", flush=True)
     finally:
         stack.stop()

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,7 +38,7 @@ from typing import Any
 
 from functions.backoff import full_jitter
 from functions.shipping import LogEvent
-from local.awslogs import encode_awslogs
+from local.awslogs import check_filter_pattern, encode_awslogs, matches_filter_pattern
 from local.runtime import TooManyRequestsException
 
 logger = logging.getLogger(__name__)
@@ -47,23 +46,6 @@ logger = logging.getLogger(__name__)
 # AWS waits about 1 then 2 minutes between asynchronous retries; locally seconds keep the loop observable.
 DEFAULT_RETRY_DELAYS = (1.0, 2.0)
 _DEFAULT_ASYNC_RETRIES = 2
-_PATTERN_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
-_UNSUPPORTED_PATTERN = re.compile(r"^\s*[\[{]|\?|(^|\s)-")
-
-
-def matches_filter_pattern(pattern: str, message: str) -> bool:
-    """CloudWatch Logs' filter pattern on unstructured text: every term (or quoted phrase) must appear."""
-    terms = [quoted if quoted else bare for quoted, bare in _PATTERN_TOKEN.findall(pattern)]
-    return all(term in message for term in terms)
-
-
-def check_filter_pattern(pattern: str) -> None:
-    """Refuse the pattern forms the local stack does not evaluate (JSON, space-delimited, OR, exclusion)."""
-    if _UNSUPPORTED_PATTERN.search(pattern):
-        raise ValueError(
-            f"the local stack evaluates only term and quoted-phrase filter patterns, not {pattern!r}: "
-            "use terms, or extend local.fidelity.matches_filter_pattern"
-        )
 
 
 class Activity:

@@ -22,7 +22,6 @@ invocation is reported as `Sandbox.Timedout`, as Lambda would.
 
 from __future__ import annotations
 
-import base64
 import importlib
 import io
 import json
@@ -36,7 +35,6 @@ import threading
 import time
 import traceback
 import uuid
-import zipfile
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +46,8 @@ from typing import Any, TextIO
 
 import moto
 
-from local.aws import REGION, patched_environ
+from local.aws import patched_environ
+from local.runtime import lambda_environment, patched_invoke, save_logs, unpack_code
 
 # The runner replaces a private moto method: pin the version it was written and tested against.
 SUPPORTED_MOTO_VERSION = "5.2.5"
@@ -191,21 +190,12 @@ class LambdaRunner:
     @contextmanager
     def install(self) -> Iterator[LambdaRunner]:
         """Patch moto's Lambda invocation and add the runtime's log handler; undo both on exit."""
-        from moto.awslambda.models import LambdaFunction
-
-        runner = self
-        original_invoke = LambdaFunction._invoke_lambda
-
-        def invoke_lambda(function: Any, event: Any = None) -> tuple[str, bool, str]:
-            return runner.invoke(function, event)
-
         log_handler = _LambdaLogHandler(self)
         logging.getLogger().addHandler(log_handler)
-        LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
         try:
-            yield self
+            with patched_invoke(self.invoke):
+                yield self
         finally:
-            LambdaFunction._invoke_lambda = original_invoke  # type: ignore[method-assign]
             logging.getLogger().removeHandler(log_handler)
             if self._own_work_dir:
                 shutil.rmtree(self._work_dir, ignore_errors=True)
@@ -219,13 +209,13 @@ class LambdaRunner:
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[{function.version}]{secrets.token_hex(16)}"
         with self._lock:
             invocation = self._run(function, event, request_id, log_group, stream)
-        self._save_logs(function, log_group, stream, invocation.log_lines)
+        save_logs(function, log_group, stream, invocation.log_lines)
         self.invocations.append(invocation)
         return invocation.payload, invocation.errored, "\n".join(invocation.log_lines)
 
     def _run(self, function: Any, event: Any, request_id: str, log_group: str, stream: str) -> Invocation:
         sandbox = self._sandboxes.setdefault(function.function_arn, _Sandbox())
-        code_dir = self._unpack(function)
+        code_dir = unpack_code(self._work_dir, function)
         if sandbox.code_sha != function.code_sha_256:
             # New code (first invocation or an update): a new sandbox, a cold start.
             sandbox.modules.clear()
@@ -303,34 +293,9 @@ class LambdaRunner:
             print(f"[ERROR] Runtime.MarshalError: {message}")
             return _error_payload(request_id, "Runtime.MarshalError", message), True
 
-    def _unpack(self, function: Any) -> Path:
-        """The deployed zip, unpacked once per code hash (the function's /var/task)."""
-        # Lambda's CodeSha256 (base64), computed by moto at deploy time: no need to hash the zip per invocation.
-        digest = base64.b64decode(function.code_sha_256).hex()
-        target = self._work_dir / "code" / digest
-        if not target.is_dir():
-            partial = target.with_suffix(".partial")
-            shutil.rmtree(partial, ignore_errors=True)
-            with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
-                archive.extractall(partial)
-            partial.rename(target)
-        return target
-
     @contextmanager
     def _environment(self, function: Any, log_group: str, stream: str) -> Iterator[None]:
-        wanted = {
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": self._endpoint_url,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
-            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            "_HANDLER": str(function.handler),
-            **{str(k): str(v) for k, v in (function.environment_vars or {}).items()},
-        }
+        wanted = lambda_environment(function, self._endpoint_url, log_group, stream)
         # Only the keys the function's environment decides are touched (set, or removed when they are the
         # runtime's kind and not the function's), and only they are put back: other threads of this process
         # (a test runner, the local stack) keep writing theirs meanwhile.
@@ -399,15 +364,6 @@ class LambdaRunner:
         if capture is not None and capture.thread_id == threading.get_ident():
             return capture
         return None
-
-    def _save_logs(self, function: Any, log_group: str, stream: str, lines: list[str]) -> None:
-        # Written outside the lock: a subscription on the log group may invoke another function.
-        backend = function.logs_backend
-        backend.ensure_log_group(log_group)
-        backend.create_log_stream(log_group, stream)
-        now = int(time.time() * 1000)
-        events = [{"timestamp": now, "message": line} for line in lines]
-        backend.put_log_events(log_group, stream, events)
 
 
 def _sandboxed(module_name: str) -> bool:

@@ -36,7 +36,7 @@ import time
 import uuid
 import zipfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -188,24 +188,15 @@ class ProcessRuntime:
     @contextmanager
     def install(self) -> Iterator[ProcessRuntime]:
         """Patch moto's Lambda invocation and start the fork server; on exit, stop every sandbox and undo both."""
-        from moto.awslambda.models import LambdaFunction
-
-        runtime = self
-        original_invoke = LambdaFunction._invoke_lambda
-
-        def invoke_lambda(function: Any, event: Any = None) -> tuple[str, bool, str]:
-            return runtime.invoke(function, event)
-
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(list(_PRELOAD))
         self._context = context
         self._reaper = threading.Thread(target=self._reap, name="wikiroam-lambda-reaper", daemon=True)
         self._reaper.start()
-        LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
         try:
-            yield self
+            with patched_invoke(self.invoke):
+                yield self
         finally:
-            LambdaFunction._invoke_lambda = original_invoke  # type: ignore[method-assign]
             self.stop()
 
     def stop(self) -> None:
@@ -255,7 +246,7 @@ class ProcessRuntime:
         )
         invocation, warm = self._run(function, sandbox, event, where)
         self._release(name, warm, invocation)
-        self._save_logs(function, where.log_group, where.log_stream, invocation.log_lines)
+        save_logs(function, where.log_group, where.log_stream, invocation.log_lines)
         self.invocations.append(invocation)
         return invocation.payload, invocation.errored, "\n".join(invocation.log_lines)
 
@@ -415,43 +406,15 @@ class ProcessRuntime:
         return answer
 
     def _unpack(self, function: Any) -> Path:
-        """The deployed zip, unpacked once per code hash (the function's /var/task)."""
-        # Lambda's CodeSha256 (base64), computed by moto at deploy time: no need to hash the zip per invocation.
-        digest = base64.b64decode(function.code_sha_256).hex()
-        target = self._work_dir / "code" / digest
         with self._lock:
-            if not target.is_dir():
-                partial = target.with_suffix(f".partial-{secrets.token_hex(4)}")
-                with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
-                    archive.extractall(partial)
-                partial.rename(target)
-        return target
+            return unpack_code(self._work_dir, function)
 
     def _environment(self, function: Any, log_group: str, stream: str) -> dict[str, str]:
-        """Exactly what Lambda gives a function: its variables, the runtime's, and the role's credentials."""
         return {
             **_BASE_ENVIRONMENT,
             **FAKE_CREDENTIALS,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": self._endpoint_url,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
-            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            "_HANDLER": str(function.handler),
-            **{str(k): str(v) for k, v in (function.environment_vars or {}).items()},
+            **lambda_environment(function, self._endpoint_url, log_group, stream),
         }
-
-    def _save_logs(self, function: Any, log_group: str, stream: str, lines: list[str]) -> None:
-        # A subscription on the log group may invoke another function: written outside the runtime's lock.
-        backend = function.logs_backend
-        backend.ensure_log_group(log_group)
-        backend.create_log_stream(log_group, stream)
-        now = int(time.time() * 1000)
-        backend.put_log_events(log_group, stream, [{"timestamp": now, "message": line} for line in lines])
 
     def _reap(self) -> None:
         while not self._stopping.wait(min(30.0, self._idle_seconds / 2)):
@@ -474,3 +437,59 @@ def account_concurrency_from(env: os._Environ[str] | dict[str, str]) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{ACCOUNT_CONCURRENCY_VARIABLE} must be a positive integer, not {raw!r}")
     return int(raw)
+
+
+@contextmanager
+def patched_invoke(invoke: Callable[[Any, Any], tuple[str, bool, str]]) -> Iterator[None]:
+    """moto's `LambdaFunction._invoke_lambda` (behind Invoke, SNS, Step Functions and Logs) answered by `invoke`."""
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction._invoke_lambda
+
+    def invoke_lambda(function: Any, event: Any = None) -> tuple[str, bool, str]:
+        return invoke(function, event)
+
+    LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
+
+
+def unpack_code(work_dir: Path, function: Any) -> Path:
+    """The function's deployed zip, unpacked once per code hash under `work_dir` (the function's /var/task)."""
+    # Lambda's CodeSha256 (base64), computed by moto at deploy time: no need to hash the zip per invocation.
+    target = work_dir / "code" / base64.b64decode(function.code_sha_256).hex()
+    if not target.is_dir():
+        partial = target.with_suffix(f".partial-{secrets.token_hex(4)}")
+        with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
+            archive.extractall(partial)
+        partial.rename(target)
+    return target
+
+
+def lambda_environment(function: Any, endpoint_url: str, log_group: str, stream: str) -> dict[str, str]:
+    """The variables Lambda sets for a function (its own, the runtime's), pointed at the local AWS."""
+    return {
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+        "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+        "_HANDLER": str(function.handler),
+        **{str(k): str(v) for k, v in (function.environment_vars or {}).items()},
+    }
+
+
+def save_logs(function: Any, log_group: str, stream: str, lines: list[str]) -> None:
+    """Write an invocation's lines to its log stream (which fires the log group's subscriptions)."""
+    # Called outside the runtimes' locks: a subscription on the log group may invoke another function.
+    backend = function.logs_backend
+    backend.ensure_log_group(log_group)
+    backend.create_log_stream(log_group, stream)
+    now = int(time.time() * 1000)
+    backend.put_log_events(log_group, stream, [{"timestamp": now, "message": line} for line in lines])

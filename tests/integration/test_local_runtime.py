@@ -194,3 +194,33 @@ def test_given_the_account_limit_setting_then_it_is_read_with_its_default(raw, e
 def test_given_a_bad_account_limit_then_the_error_names_the_variable():
     with pytest.raises(ValueError, match="WIKIROAM_LAMBDA_CONCURRENCY"):
         account_concurrency_from({"WIKIROAM_LAMBDA_CONCURRENCY": "lots"})
+
+
+def test_given_the_in_process_runner_then_it_runs_the_deployed_handler_too(monkeypatch):
+    # `make dev --runtime in-process`: every handler in the stack's own process, for stepping through in a debugger.
+    from local.aws import local_aws_env
+    from local.runner import LambdaRunner
+    from tests.support.local_aws import probe_zip
+
+    with moto_server() as endpoint:
+        for key, value in local_aws_env(endpoint).items():
+            monkeypatch.setenv(key, value)
+        runner = LambdaRunner(endpoint_url=endpoint)
+        with runner.install():
+            client = boto3.client("lambda", endpoint_url=endpoint, **credentials())
+            role = boto3.client("iam", endpoint_url=endpoint, **credentials()).create_role(
+                RoleName="probe", AssumeRolePolicyDocument="{}"
+            )["Role"]["Arn"]
+            client.create_function(
+                FunctionName="probe-inline",
+                Runtime="python3.12",
+                Role=role,
+                Handler="functions.probe.handler",
+                Code={"ZipFile": probe_zip()},
+                Environment={"Variables": {"PROBE_COLOUR": "teal"}},
+            )
+            answers = [
+                json.loads(client.invoke(FunctionName="probe-inline", Payload=b"{}")["Payload"].read()) for _ in "ab"
+            ]
+    assert [(a["invocations"], a["colour"]) for a in answers] == [(1, "teal"), (2, "teal")]
+    assert [i.cold_start for i in runner.invocations] == [True, False]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.fidelity import check_filter_pattern, matches_filter_pattern
+from local.awslogs import check_filter_pattern, matches_filter_pattern
 
 
 @pytest.mark.parametrize(
