@@ -244,7 +244,16 @@ class ProcessRuntime:
             log_group=self._log_groups.get(name, f"/aws/lambda/{name}"),
             log_stream=f"{datetime.now(UTC):%Y/%m/%d}/[{function.version}]{secrets.token_hex(16)}",
         )
-        invocation, warm = self._run(function, sandbox, event, where)
+        try:
+            invocation, warm = self._run(function, sandbox, event, where)
+        except BaseException:
+            # An invocation the runtime itself failed (not the handler): free its slot, or the function would stay
+            # throttled for good.
+            with self._lock:
+                self._pools[name].stats.busy -= 1
+            if sandbox is not None:
+                sandbox.stop()
+            raise
         self._release(name, warm, invocation)
         save_logs(function, where.log_group, where.log_stream, invocation.log_lines)
         self.invocations.append(invocation)
