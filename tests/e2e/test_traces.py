@@ -54,6 +54,12 @@ def traced_search(local_stack: LocalStack) -> TracedSearch:
     shipping finish (Step Functions' retry intervals shortened)."""
     assert local_stack.wiki is not None
     local_stack.wiki.faults.clear()
+    # Enough concurrency for the search's three pages at once: a throttled step would add retries of its own to
+    # the state spans this module counts (throttling has tests of its own, in test_local_runtime).
+    lambda_client = local_stack.client("lambda")
+    for function in local_stack.deployment.of_type("aws:lambda/function:Function") if local_stack.deployment else []:
+        if function.inputs.get("reservedConcurrentExecutions") is not None:
+            lambda_client.put_function_concurrency(FunctionName=function.id, ReservedConcurrentExecutions=10)
     local_stack.wiki.faults.arm("429", count=CLIENT_ATTEMPTS, retry_after=0, match=f"list=backlinks&blpageid={EARTH}")
     with pytest.MonkeyPatch.context() as monkeypatch:
         make_state_machine_retries_quick(monkeypatch)
