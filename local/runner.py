@@ -47,7 +47,7 @@ from typing import Any, TextIO
 import moto
 
 from local.aws import patched_environ
-from local.runtime import lambda_environment, patched_invoke, save_logs, unpack_code
+from local.runtime import Invocation, lambda_environment, patched_invoke, save_logs, unpack_code
 
 # The runner replaces a private moto method: pin the version it was written and tested against.
 SUPPORTED_MOTO_VERSION = "5.2.5"
@@ -59,20 +59,6 @@ _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(
 _RUNTIME_ENV_PREFIXES = ("WIKIROAM_", "OTEL_", "AWS_LAMBDA_", "_HANDLER", "LAMBDA_")
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Invocation:
-    """One finished invocation, as the runner saw it."""
-
-    function_name: str
-    request_id: str
-    event: Any
-    payload: str
-    errored: bool
-    log_lines: list[str]
-    duration_ms: float
-    cold_start: bool
 
 
 @dataclass
