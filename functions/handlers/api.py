@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions import telemetry
+from functions.clients import READER, aws_client
 from functions.contract import API_ROUTES
 from functions.errors import WikiError, WikiUnavailable
 from functions.handlers import SandboxApp
@@ -165,7 +165,7 @@ def build(
 ) -> ApiHandler:
     """The api function's handler, wired from its environment (and AWS clients, in tests)."""
     settings = api_settings(env)
-    tables = telemetry.instrument_client(dynamodb or boto3.client("dynamodb"))
+    tables = telemetry.instrument_client(dynamodb or aws_client("dynamodb", READER))
     return ApiHandler(
         PageService(
             # A reader is waiting: one quick retry at most, well inside API Gateway's 30 s limit.
@@ -179,7 +179,7 @@ def build(
             pages=PageStore(tables, settings.pages_table),
             links=LinkStore(tables, settings.links_table),
             publisher=CacheRequestPublisher(
-                telemetry.instrument_client(sns or boto3.client("sns")), settings.cache_topic_arn
+                telemetry.instrument_client(sns or aws_client("sns", READER)), settings.cache_topic_arn
             ),
             search_limit=settings.search_limit,
             clock=time.time,

@@ -11,10 +11,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
 from functions import telemetry
 from functions.caching import CacheSteps, is_final_failure
+from functions.clients import BACKGROUND, aws_client
 from functions.handlers import SandboxApp
 from functions.messages import TaskEvent, parse_task_event
 from functions.settings import cache_settings
@@ -33,7 +32,7 @@ logger = logging.getLogger(__name__)
 def build(env: Mapping[str, str], *, dynamodb: DynamoDBClient | None = None) -> CacheSteps:
     """The steps, wired from the environment (and a DynamoDB client, in tests)."""
     settings = cache_settings(env)
-    tables = telemetry.instrument_client(dynamodb or boto3.client("dynamodb"))
+    tables = telemetry.instrument_client(dynamodb or aws_client("dynamodb", BACKGROUND))
     return CacheSteps(
         wiki=WikiClient(
             settings.wiki.api_url,

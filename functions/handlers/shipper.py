@@ -21,9 +21,9 @@ SecretReader = Callable[[str], str]
 
 def read_secret(arn: str) -> str:
     """The secret's current string value (Secrets Manager, through the function's role)."""
-    import boto3
+    from functions.clients import BACKGROUND, aws_client
 
-    return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    return str(aws_client("secretsmanager", BACKGROUND).get_secret_value(SecretId=arn)["SecretString"])
 
 
 def endpoint_from_secret(value: str, arn: str) -> Endpoint | None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
 from functions import telemetry
+from functions.clients import BACKGROUND, aws_client
 from functions.errors import InvalidCacheRequest
 from functions.handlers import SandboxApp
 from functions.messages import CacheRequest
@@ -49,7 +48,7 @@ def _sns_messages(event: Mapping[str, Any]) -> list[tuple[str, str]]:
 def build(env: Mapping[str, str], *, stepfunctions: SFNClient | None = None) -> Trigger:
     """The trigger function's handler, wired from its environment (and a Step Functions client, in tests)."""
     settings = trigger_settings(env)
-    client = telemetry.instrument_client(stepfunctions or boto3.client("stepfunctions"))
+    client = telemetry.instrument_client(stepfunctions or aws_client("stepfunctions", BACKGROUND))
     return Trigger(PipelineStarter(client, settings.state_machine_arn))
 
 
