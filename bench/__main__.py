@@ -132,7 +132,7 @@ def main() -> int:
     if run.wanted("P1"):
 
         def p1() -> dict[str, Any]:
-            results = init.measure(3 if quick else 7, sources=not quick)
+            results = init.measure(init.QUICK_RUNS if quick else init.RUNS, sources=not quick)
             init.picture(results, args.out / "P1-init.png")
             run.add(init.row(results), init.report(results))
             return results
