@@ -6,6 +6,8 @@ operations there and applies DynamoDB's on-demand rules to the items they touch:
 - a write (put, update, delete, each put or delete of a BatchWriteItem) costs 1 WRU per KB of the larger of the
   item before and after, rounded up, and a failed conditional write still costs its units; each global
   secondary index holding the item (before or after) costs the same again (WikiRoam's index projects ALL);
+- a TransactWriteItems costs 2 WRU per KB of each item it writes (DynamoDB's price for transactions), and the
+  reads moto makes to check its conditions are not billed;
 - a GetItem, or a key of a BatchGetItem, costs 1 RRU per 4 KB rounded up when strongly consistent, half when
   eventually consistent; a Query or Scan costs the same on the total size of the items it read.
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +98,8 @@ def metered() -> Iterator[DynamoDbUsage]:
 
     def record_write(backend: Any, table_name: str, before: Any, after: Any) -> None:
         units = _write_units(backend.get_table(table_name), before, after)
+        if getattr(request, "transaction", False):
+            units *= 2
         with usage.lock:
             usage.write_units[table_name] += units
             usage.writes[table_name] += 1
@@ -140,6 +144,8 @@ def metered() -> Iterator[DynamoDbUsage]:
 
     def get_item(self: Any, table_name: str, keys: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         item = original(DynamoDBBackend, "get_item")(self, table_name, keys, *args, **kwargs)
+        if getattr(request, "transaction", False):
+            return item  # a transaction's own condition check, billed in its write units
         record_read(table_name, _size(item), bool(getattr(request, "consistent", False)), 1)
         return item
 
@@ -154,6 +160,13 @@ def metered() -> Iterator[DynamoDbUsage]:
         items = result[0]
         record_read(table_name, sum(_size(i) for i in items), bool(kwargs.get("consistent_read")), len(items))
         return result
+
+    def transact_write_items(self: Any, *args: Any, **kwargs: Any) -> Any:
+        request.transaction = True
+        try:
+            return original(DynamoDBBackend, "transact_write_items")(self, *args, **kwargs)
+        finally:
+            request.transaction = False
 
     def handler_get_item(self: Any) -> Any:
         # The backend is not told about ConsistentRead: the request says it.
@@ -170,6 +183,7 @@ def metered() -> Iterator[DynamoDbUsage]:
         ("get_item", get_item),
         ("query", query),
         ("scan", scan),
+        ("transact_write_items", transact_write_items),
     ):
         patch(DynamoDBBackend, name, replacement)
     patch(DynamoHandler, "get_item", handler_get_item)
@@ -178,3 +192,29 @@ def metered() -> Iterator[DynamoDbUsage]:
     finally:
         for (owner, name), function in originals.items():
             setattr(owner, name, function)
+
+
+def one_put_per_link_units(links: Sequence[tuple[int, str, int, str]]) -> tuple[int, int]:
+    """(write requests, WRUs) of caching `(fromid, from_title, toid, to_title)` links the way WikiRoam did before
+    packing: one item per link (`toid`, `fromid` and both titles) and a global secondary index on `fromid`
+    projecting ALL, so each put is billed twice. Item sizes by moto's rules, as the meter's."""
+    from types import SimpleNamespace
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    index = SimpleNamespace(
+        schema=[{"AttributeName": "fromid", "KeyType": "HASH"}, {"AttributeName": "toid", "KeyType": "RANGE"}]
+    )
+    table = SimpleNamespace(global_indexes=[index])
+
+    units = 0
+    for fromid, from_title, toid, to_title in links:
+        attrs = {
+            "toid": {"N": str(toid)},
+            "fromid": {"N": str(fromid)},
+            "to_title": {"S": to_title},
+            "from_title": {"S": from_title},
+        }
+        item = Item(DynamoType(attrs["toid"]), DynamoType(attrs["fromid"]), attrs)
+        units += _write_units(table, None, item)
+    return len(links), units

@@ -96,7 +96,7 @@ def forget_cached_pages(stack: LocalStack) -> None:
     dynamodb = stack.client("dynamodb")
     for table, keys in (
         (stack.outputs["pagesTableName"], ("pageid",)),
-        (stack.outputs["linksTableName"], ("toid", "fromid")),
+        (stack.outputs["linksTableName"], ("toid", "lo")),
     ):
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
             for start in range(0, len(page["Items"]), 25):

@@ -102,7 +102,7 @@ def cache_info_statements(pages_table_arn: str) -> list[Statement]:
 
 
 def cache_backlinks_statements(pages_table_arn: str, links_table_arn: str) -> list[Statement]:
-    """CacheBacklinks reads and saves its progress on the page, and writes links in batches."""
+    """CacheBacklinks reads and saves its progress on the page, and merges links into the backlinks chunks."""
     return [
         {
             "Sid": "TrackBacklinksProgress",
@@ -110,7 +110,13 @@ def cache_backlinks_statements(pages_table_arn: str, links_table_arn: str) -> li
             "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
             "Resource": [pages_table_arn],
         },
-        {"Sid": "WriteLinks", "Effect": "Allow", "Action": ["dynamodb:BatchWriteItem"], "Resource": [links_table_arn]},
+        {
+            "Sid": "WriteLinks",
+            "Effect": "Allow",
+            # A chunk is read, then rewritten conditionally; a split is a TransactWriteItems of PutItems.
+            "Action": ["dynamodb:Query", "dynamodb:PutItem"],
+            "Resource": [links_table_arn],
+        },
     ]
 
 

@@ -1,4 +1,4 @@
-"""The pages and links DynamoDB tables."""
+"""The pages and backlinks DynamoDB tables."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-
-from functions.contract import LINKS_BY_SOURCE_INDEX
 
 
 @dataclass(frozen=True)
@@ -18,10 +16,14 @@ class TablesArgs:
 
 
 class Tables(pulumi.ComponentResource):
-    """pages (by `pageid`) and links (by `toid`, `fromid`, with a GSI on `fromid`).
+    """pages (by `pageid`) and backlinks (by `toid`, `lo`: each page's backlinks packed in chunks, `LinkStore`).
 
     On-demand capacity, point-in-time recovery and encryption at rest. Both are retained on delete: removing
-    them from the program (or `pulumi destroy`) leaves the cached data in the account.
+    them from the program (or `pulumi destroy`) leaves the cached data in the account. The backlinks table
+    replaced the links table (one item per link, with a GSI on `fromid`), which is retained the same way: the
+    README says what an operator does with it on upgrade. A page is keyed by its wiki page id alone; serving
+    several wikis would key by wiki and page id (a new table again, or a `wiki#pageid` string key), which no
+    item here assumes against.
     """
 
     pages: aws.dynamodb.Table
@@ -56,19 +58,15 @@ class Tables(pulumi.ComponentResource):
         )
 
     def _create_links(self, name: str, args: TablesArgs) -> aws.dynamodb.Table:
+        # A new table, not the old links table changed: its key differs, and DynamoDB cannot change a key.
         return aws.dynamodb.Table(
-            f"{name}-links",
+            f"{name}-backlinks",
             billing_mode="PAY_PER_REQUEST",
             hash_key="toid",
-            range_key="fromid",
+            range_key="lo",
             attributes=[
                 aws.dynamodb.TableAttributeArgs(name="toid", type="N"),
-                aws.dynamodb.TableAttributeArgs(name="fromid", type="N"),
-            ],
-            global_secondary_indexes=[
-                aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                    name=LINKS_BY_SOURCE_INDEX, hash_key="fromid", range_key="toid", projection_type="ALL"
-                )
+                aws.dynamodb.TableAttributeArgs(name="lo", type="N"),
             ],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),

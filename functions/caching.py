@@ -83,12 +83,11 @@ class CacheSteps:
         resume = record.backlinks_resume if record is not None else None
         count = record.backlinks_count if record is not None and resume is not None else 0
         requests_before = self.wiki.stats.requests
-        title = record.title if record is not None and record.title else page.title
         written = 0
         for batch in self.wiki.backlinks(page.pageid, resume=resume):
+            # The links not cached before: a batch retried after a crash mid-write adds only what it had not.
             added = self.links.put_many(
-                LinkRecord(fromid=b.pageid, from_title=b.title, toid=page.pageid, to_title=title)
-                for b in batch.backlinks
+                LinkRecord(fromid=b.pageid, from_title=b.title, toid=page.pageid) for b in batch.backlinks
             )
             count += added
             written += added
@@ -101,6 +100,9 @@ class CacheSteps:
                 status = "partial"
             else:
                 status = "pending"
+            if status != "pending":
+                # Counted where they are served: exact even when an attempt cut short wrote links it never recorded.
+                count = self.links.count(page.pageid)
             self.pages.save_backlinks_progress(
                 pageid=page.pageid, owner=owner, count=count, status=status, resume=batch.resume
             )

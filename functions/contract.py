@@ -94,8 +94,6 @@ CLAIM_LEASE_SECONDS = 15 * 60
 
 # --- the tables and the HTTP API
 
-# The links table's index by the linking page (`fromid`), which the tables component creates.
-LINKS_BY_SOURCE_INDEX = "fromid-index"
 # Route role -> API Gateway route key. The component deploys exactly these; the api function routes on the
 # event's `routeKey` with them, so anything else never reaches it (API Gateway answers 404 at the edge).
 API_ROUTES = {

@@ -1,4 +1,4 @@
-"""Data access for the pages and links tables; the only module that speaks DynamoDB.
+"""Data access for the pages and backlinks tables; the only module that speaks DynamoDB.
 
 Items are written with the low-level client and hand-built attribute values: the schema is small and fixed,
 and this keeps boto3's resource layer out of the cold start.
@@ -10,9 +10,11 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
 
 from functions.backoff import full_jitter
 from functions.errors import ClaimLost, WikiRoamError, WriteThrottled
@@ -22,8 +24,7 @@ if TYPE_CHECKING:
 
 BacklinksStatus = Literal["pending", "complete", "partial", "failed"]
 
-# DynamoDB's own limits per request.
-BATCH_WRITE_SIZE = 25
+# DynamoDB's own limit per request.
 BATCH_GET_SIZE = 100
 
 
@@ -57,12 +58,11 @@ class PageRecord:
 
 @dataclass(frozen=True)
 class LinkRecord:
-    """One link between two pages, with both titles so a page of backlinks needs no second read."""
+    """One link between two pages, with the linking page's title so a page of backlinks needs no second read."""
 
     fromid: int
     from_title: str
     toid: int
-    to_title: str
 
 
 def _s(value: str) -> dict[str, str]:
@@ -267,8 +267,39 @@ class PageStore:
             raise ClaimLost(f"page {pageid} is no longer claimed by {owner}") from None
 
 
+class LinkWriteConflict(WikiRoamError):
+    """Other executions kept changing the same backlinks chunk; the write gave up after bounded attempts."""
+
+
+# A chunk's encoded links stay under this many bytes, so an item (key and version included) stays under 4 KB:
+# one read unit strongly consistent, half eventually, and a page of 50 backlinks reads one or two of them.
+CHUNK_MAX_BYTES = 4096 - 96
+# Links merged into one chunk's range per write, so a split stays well inside a transaction's 100 items.
+MAX_LINKS_PER_WRITE = 1000
+# Conditional writes that lose to another execution are re-read and re-merged this many times at most.
+MAX_CONFLICT_ATTEMPTS = 5
+# The error codes DynamoDB throttles with (botocore's own retries come first).
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+    | {"ProvisionedThroughputExceeded", "ThrottlingError"}  # a cancelled transaction's reasons
+)
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    lo: int
+    version: int
+    links: dict[int, str]
+
+
 class LinkStore:
-    """The links table: partition key `toid`, sort key `fromid`, and a GSI on `fromid`."""
+    """The backlinks table: each page's backlinks packed into chunks in page-id order, a few hundred to an item.
+
+    Key: partition `toid` (N), sort `lo` (N), the chunk's lower bound: 0 for a page's first chunk, the smallest
+    `fromid` it held when it was split off for the others. A chunk holds the links with `lo <= fromid < next lo`
+    as `links` (B, `encode_links`), and a version `v` (N) every write is conditional on, so two executions never
+    clobber each other's chunk. The linked page's title stays on its page record.
+    """
 
     def __init__(
         self,
@@ -277,71 +308,253 @@ class LinkStore:
         *,
         max_attempts: int = 8,
         sleep: Callable[[float], None] = time.sleep,
+        chunk_max_bytes: int = CHUNK_MAX_BYTES,
     ) -> None:
         self._client = client
         self._table = table
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self.batch_writes = 0
+        self._chunk_max_bytes = chunk_max_bytes
 
     def put_many(self, links: Iterable[LinkRecord]) -> int:
-        """Write links with BatchWriteItem, 25 per request, retrying unprocessed items; returns how many."""
-        written = 0
-        batch: list[dict[str, Any]] = []
+        """Merge links into their pages' chunks by `fromid`; returns how many were not cached before.
+
+        Links already cached (a retried batch) are not written twice. The direct listing arrives in page-id
+        order, so most batches append to a page's last chunk; links through redirects merge where they fall.
+        """
+        by_page: dict[int, dict[int, str]] = {}
         for link in links:
-            batch.append({"PutRequest": {"Item": _link_item(link)}})
-            if len(batch) == BATCH_WRITE_SIZE:
-                self._write(batch)
-                written += len(batch)
-                batch = []
-        if batch:
-            self._write(batch)
-            written += len(batch)
-        return written
+            by_page.setdefault(link.toid, {})[link.fromid] = link.from_title
+        return sum(self._merge(toid, pending) for toid, pending in by_page.items())
+
+    def count(self, toid: int) -> int:
+        """How many backlinks of `toid` are cached (reads every chunk of the page once)."""
+        return sum(len(chunk.links) for chunk in self._chunks(toid, after=None, consistent=True, page_size=None))
 
     def backlinks(self, toid: int, *, cursor: str | None, limit: int) -> tuple[list[LinkRecord], str | None]:
         """One page of the links to `toid` in `fromid` order, and the cursor of the next (None at the end)."""
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "toid = :toid",
-            "ExpressionAttributeValues": {":toid": _n(toid)},
-            "Limit": limit,
-        }
-        if cursor is not None:
-            query["ExclusiveStartKey"] = {"toid": _n(toid), "fromid": _n(decode_cursor(cursor, toid))}
-        response = self._client.query(**query)
-        links = [_link_from_item(item) for item in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        return links, encode_cursor(toid, int(last["fromid"]["N"])) if last else None
+        after = decode_cursor(cursor, toid) if cursor is not None else None
+        found: list[LinkRecord] = []
+        # Two chunks hold a few hundred links: a page of 50 is usually one 8 KB query (one eventually consistent read).
+        for chunk in self._chunks(toid, after=after, consistent=False, page_size=2):
+            for fromid in sorted(chunk.links):
+                if after is None or fromid > after:
+                    found.append(LinkRecord(fromid=fromid, from_title=chunk.links[fromid], toid=toid))
+            if len(found) > limit:
+                break
+        page = found[:limit]
+        return page, encode_cursor(toid, page[-1].fromid) if len(found) > limit else None
 
-    def _write(self, requests: list[dict[str, Any]]) -> None:
-        pending: list[Any] = requests
-        attempt = 0
+    def _merge(self, toid: int, pending: dict[int, str]) -> int:
+        """Merge `pending` into the chunks of `toid`, highest ids first, one chunk's range per write."""
+        added = 0
         while pending:
-            self.batch_writes += 1
-            response = self._client.batch_write_item(RequestItems={self._table: pending})
-            pending = list(response.get("UnprocessedItems", {}).get(self._table, []))
-            attempt += 1
-            if pending:
-                _backoff_or_raise(attempt, "BatchWriteItem on the links table", self._max_attempts, self._sleep)
+            for _ in range(MAX_CONFLICT_ATTEMPTS):
+                chunk = self._chunk_at(toid, max(pending))
+                lo = chunk.lo if chunk is not None else 0
+                group = sorted(f for f in pending if f >= lo)[-MAX_LINKS_PER_WRITE:]
+                merged = dict(chunk.links) if chunk is not None else {}
+                new = [f for f in group if f not in merged]
+                changed = bool(new) or any(merged[f] != pending[f] for f in group)
+                merged.update((f, pending[f]) for f in group)
+                if not changed or self._write(toid, chunk, merged):
+                    break
+            else:
+                raise LinkWriteConflict(f"backlinks of page {toid}: chunk at {lo} kept changing under this write")
+            added += len(new)
+            for fromid in group:
+                del pending[fromid]
+        return added
+
+    def _chunk_at(self, toid: int, fromid: int) -> _Chunk | None:
+        """The chunk whose range holds `fromid`: the one with the greatest `lo <= fromid` (None: no chunk yet)."""
+        response = self._call(
+            self._client.query,
+            TableName=self._table,
+            KeyConditionExpression="toid = :toid AND lo <= :at",
+            ExpressionAttributeValues={":toid": _n(toid), ":at": _n(fromid)},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        return _chunk_from_item(items[0]) if items else None
+
+    def _chunks(self, toid: int, *, after: int | None, consistent: bool, page_size: int | None) -> Iterator[_Chunk]:
+        """The chunks holding links after `after` (every chunk without), in order, each query sent when needed.
+
+        A page of backlinks costs the chunk holding the cursor (Limit 1, backwards) and the chunks forward that
+        its links fill, `page_size` to a query: a bounded number of read units whatever the page's size.
+        """
+        condition, values = "toid = :toid", {":toid": _n(toid)}
+        if after is not None:
+            values[":after"] = _n(after)
+            holding = self._call(
+                self._client.query,
+                TableName=self._table,
+                KeyConditionExpression="toid = :toid AND lo <= :after",
+                ExpressionAttributeValues=values,
+                ScanIndexForward=False,
+                Limit=1,
+                ConsistentRead=consistent,
+            ).get("Items", [])
+            if holding:
+                yield _chunk_from_item(holding[0])
+            condition = "toid = :toid AND lo > :after"
+        exclusive: Any = None
+        while True:
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ConsistentRead": consistent,
+            }
+            if page_size is not None:
+                query["Limit"] = page_size
+            if exclusive:
+                query["ExclusiveStartKey"] = exclusive
+            response = self._call(self._client.query, **query)
+            for item in response.get("Items", []):
+                yield _chunk_from_item(item)
+            exclusive = response.get("LastEvaluatedKey")
+            if not exclusive:
+                return
+
+    def _write(self, toid: int, chunk: _Chunk | None, merged: dict[int, str]) -> bool:
+        """Rewrite the chunk with `merged`, split at the size cap; False when another write got there first."""
+        lo = chunk.lo if chunk is not None else 0
+        pieces = _split(sorted(merged.items()), lo, self._chunk_max_bytes)
+        first = {
+            "TableName": self._table,
+            "Item": _chunk_item(toid, pieces[0][0], (chunk.version if chunk is not None else 0) + 1, pieces[0][1]),
+        }
+        if chunk is not None:
+            first["ConditionExpression"] = "v = :v"
+            first["ExpressionAttributeValues"] = {":v": _n(chunk.version)}
+        else:
+            first["ConditionExpression"] = "attribute_not_exists(lo)"
+        rest = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _chunk_item(toid, piece_lo, 1, piece),
+                    "ConditionExpression": "attribute_not_exists(lo)",
+                }
+            }
+            for piece_lo, piece in pieces[1:]
+        ]
+        attempt = 0
+        while True:
+            try:
+                if len(pieces) == 1:
+                    self._call(self._client.put_item, **first)
+                else:
+                    # A split is one transaction: the shrunk chunk and the new ones appear together or not at all.
+                    self._call(self._client.transact_write_items, TransactItems=[{"Put": first}, *rest])
+            except self._client.exceptions.ConditionalCheckFailedException:
+                return False
+            except self._client.exceptions.TransactionCanceledException as error:
+                reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])}
+                if not reasons & _THROTTLED:
+                    return False  # a condition failed, or another transaction held an item: re-read and re-merge
+                attempt += 1
+                _backoff_or_raise(attempt, "TransactWriteItems on the backlinks table", self._max_attempts, self._sleep)
+                continue
+            return True
+
+    def _call(self, operation: Callable[..., Any], **request: Any) -> Any:
+        """One request, retried with jittered backoff while DynamoDB throttles it; `WriteThrottled` past the budget."""
+        attempt = 0
+        while True:
+            try:
+                return operation(**request)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in _THROTTLED:
+                    raise
+                attempt += 1
+                _backoff_or_raise(attempt, "the backlinks table", self._max_attempts, self._sleep)
 
 
-def _link_item(link: LinkRecord) -> dict[str, Any]:
-    return {
-        "toid": _n(link.toid),
-        "fromid": _n(link.fromid),
-        "to_title": _s(link.to_title),
-        "from_title": _s(link.from_title),
-    }
+def _split(links: list[tuple[int, str]], lo: int, max_bytes: int) -> list[tuple[int, list[tuple[int, str]]]]:
+    """`links` in pieces of at most `max_bytes` encoded (a single oversized link alone); the first keeps `lo`."""
+    pieces: list[tuple[int, list[tuple[int, str]]]] = []
+    current: list[tuple[int, str]] = []
+    size = 0
+    previous = lo
+    for fromid, title in links:
+        length = _encoded_length(fromid - previous, title)
+        if current and size + length > max_bytes:
+            pieces.append((lo if not pieces else current[0][0], current))
+            current, previous = [], fromid
+            length = _encoded_length(0, title)
+            size = 0
+        current.append((fromid, title))
+        size += length
+        previous = fromid
+    pieces.append((lo if not pieces else current[0][0], current))
+    return pieces
 
 
-def _link_from_item(item: Mapping[str, Any]) -> LinkRecord:
-    return LinkRecord(
-        fromid=int(item["fromid"]["N"]),
-        from_title=str(item.get("from_title", {}).get("S", "")),
-        toid=int(item["toid"]["N"]),
-        to_title=str(item.get("to_title", {}).get("S", "")),
-    )
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _encoded_length(delta: int, title: str) -> int:
+    raw = len(title.encode())
+    return len(_varint(delta)) + len(_varint(raw)) + raw
+
+
+def encode_links(lo: int, links: Sequence[tuple[int, str]]) -> bytes:
+    """A chunk's links, sorted by `fromid`: per link the id's distance from the previous one (from `lo` for the
+    first) and the title's UTF-8 length as varints, then the title."""
+    out = bytearray()
+    previous = lo
+    for fromid, title in links:
+        raw = title.encode()
+        out += _varint(fromid - previous) + _varint(len(raw)) + raw
+        previous = fromid
+    return bytes(out)
+
+
+def decode_links(lo: int, data: bytes) -> dict[int, str]:
+    """The links `encode_links` packed, by `fromid`."""
+    links: dict[int, str] = {}
+    position, previous = 0, lo
+
+    def varint() -> int:
+        nonlocal position
+        value = shift = 0
+        while True:
+            byte = data[position]
+            position += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    while position < len(data):
+        previous += varint()
+        length = varint()
+        links[previous] = data[position : position + length].decode()
+        position += length
+    return links
+
+
+def _chunk_item(toid: int, lo: int, version: int, links: Sequence[tuple[int, str]]) -> dict[str, Any]:
+    return {"toid": _n(toid), "lo": _n(lo), "v": _n(version), "links": {"B": encode_links(lo, links)}}
+
+
+def _chunk_from_item(item: Mapping[str, Any]) -> _Chunk:
+    lo = int(item["lo"]["N"])
+    return _Chunk(lo=lo, version=int(item["v"]["N"]), links=decode_links(lo, bytes(item["links"]["B"])))
 
 
 def _backoff_or_raise(

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from functions.contract import LINKS_BY_SOURCE_INDEX
-
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -101,27 +99,17 @@ def pages_table_spec(name: str) -> dict[str, Any]:
 
 
 def links_table_spec(name: str) -> dict[str, Any]:
-    """The links table: toid + fromid, with a GSI on fromid for "what does this page link to"."""
+    """The backlinks table: each page's backlinks in chunks, keyed by toid + lo (`functions.store.LinkStore`)."""
     return {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": "toid", "AttributeType": "N"},
-            {"AttributeName": "fromid", "AttributeType": "N"},
+            {"AttributeName": "lo", "AttributeType": "N"},
         ],
         "KeySchema": [
             {"AttributeName": "toid", "KeyType": "HASH"},
-            {"AttributeName": "fromid", "KeyType": "RANGE"},
-        ],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": LINKS_BY_SOURCE_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "fromid", "KeyType": "HASH"},
-                    {"AttributeName": "toid", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
+            {"AttributeName": "lo", "KeyType": "RANGE"},
         ],
     }
 

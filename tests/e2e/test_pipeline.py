@@ -9,6 +9,7 @@ from typing import Any
 import requests
 
 from components import datadog_assets
+from functions.store import decode_links
 from local.samplewiki.corpus import ROLL_TITLE
 from local.stack import LocalStack
 
@@ -57,7 +58,12 @@ def cached_backlinks(stack: LocalStack, pageid: int) -> set[int]:
         KeyConditionExpression="toid = :toid",
         ExpressionAttributeValues={":toid": {"N": str(pageid)}},
     )
-    return {int(item["fromid"]["N"]) for page in pages for item in page["Items"]}
+    # Each item is a chunk of the page's backlinks (functions.store.LinkStore); every link is in exactly one.
+    fromids = [
+        f for page in pages for item in page["Items"] for f in decode_links(int(item["lo"]["N"]), item["links"]["B"])
+    ]
+    assert len(fromids) == len(set(fromids))
+    return set(fromids)
 
 
 def executions(stack: LocalStack) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ def test_recorded_types_say_why_they_have_no_local_meaning():
 
 @pytest.mark.parametrize(
     ("logical", "fixture_spec"),
-    [("wikiroam-tables-pages", pages_table_spec), ("wikiroam-tables-links", links_table_spec)],
+    [("wikiroam-tables-pages", pages_table_spec), ("wikiroam-tables-backlinks", links_table_spec)],
 )
 def test_the_table_specs_tests_use_in_process_match_the_programs_tables(dev, logical, fixture_spec):
     from_program = table_spec("t", dev.named(logical).inputs)

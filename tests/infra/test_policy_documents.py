@@ -80,7 +80,8 @@ def test_given_the_cache_steps_then_each_gets_only_the_calls_it_makes():
     assert grants(policies.cache_backlinks_statements(PAGES, LINKS)) == {
         ("dynamodb:GetItem", PAGES),
         ("dynamodb:UpdateItem", PAGES),
-        ("dynamodb:BatchWriteItem", LINKS),
+        ("dynamodb:Query", LINKS),
+        ("dynamodb:PutItem", LINKS),
     }
 
 

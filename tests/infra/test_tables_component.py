@@ -13,16 +13,16 @@ def test_given_the_pages_table_then_it_is_keyed_by_pageid(dev):
     assert "globalSecondaryIndexes" not in pages
 
 
-def test_given_the_links_table_then_it_is_keyed_by_toid_and_fromid_with_a_fromid_index(dev):
-    links = dev.named("wikiroam-tables-links").inputs
-    assert (links["hashKey"], links["rangeKey"]) == ("toid", "fromid")
+def test_given_the_backlinks_table_then_it_is_keyed_by_toid_and_chunk_lower_bound_with_no_index(dev):
+    links = dev.named("wikiroam-tables-backlinks").inputs
+    assert (links["hashKey"], links["rangeKey"]) == ("toid", "lo")
     assert sorted(links["attributes"], key=lambda a: a["name"]) == [
-        {"name": "fromid", "type": "N"},
+        {"name": "lo", "type": "N"},
         {"name": "toid", "type": "N"},
     ]
-    assert links["globalSecondaryIndexes"] == [
-        {"name": "fromid-index", "hashKey": "fromid", "rangeKey": "toid", "projectionType": "ALL"}
-    ]
+    # No route reads links by their source: an index would bill every write a second time.
+    assert "globalSecondaryIndexes" not in links
+    assert not [r for r in dev.of_type(TABLE) if r.name == "wikiroam-tables-links"]
 
 
 def test_given_each_stack_then_both_tables_are_on_demand_recoverable_encrypted_and_retained(deployment):

@@ -19,7 +19,7 @@ from functions.errors import (
     WikiUnavailable,
 )
 from functions.handlers import SandboxApp, api, cache_steps, trigger
-from functions.store import BATCH_WRITE_SIZE, PageStore
+from functions.store import LinkStore, PageStore
 from local.gateway import Route
 from tests.conftest import load_event
 from tests.support.telemetry import attributes
@@ -345,16 +345,17 @@ def test_given_a_page_deleted_from_the_wiki_then_cache_info_releases_it(env, aws
     assert PageStore(aws.dynamodb, aws.pages_table).get(999_999) is None
 
 
-def test_the_hubs_backlinks_are_all_cached_in_two_wiki_requests_and_batches_of_25(env, aws, wiki, monkeypatch):
+def test_the_hubs_backlinks_are_all_cached_in_two_wiki_requests_and_packed_chunks(env, aws, wiki, monkeypatch):
     hub = wiki.corpus.hub
-    sizes: list[int] = []
+    writes: list[str] = []
 
-    def count_items(params, **_):
-        sizes.append(sum(len(v) for v in params["RequestItems"].values()))
+    def count_writes(event_name, **_):
+        writes.append(event_name.rsplit(".", 1)[-1])
 
-    # The handler builds its clients from boto3's default session: count every BatchWriteItem it sends.
+    # The handler builds its clients from boto3's default session: count every chunk write it sends.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session())
-    boto3.DEFAULT_SESSION.events.register("provide-client-params.dynamodb.BatchWriteItem", count_items)
+    for operation in ("PutItem", "TransactWriteItems", "BatchWriteItem"):
+        boto3.DEFAULT_SESSION.events.register(f"provide-client-params.dynamodb.{operation}", count_writes)
     cache_steps.start(task("CacheStart", hub.pageid, hub.title), Context())
     cache_steps.info(task("CacheInfo", hub.pageid, hub.title), Context())
     wiki.reset_log()
@@ -363,22 +364,17 @@ def test_the_hubs_backlinks_are_all_cached_in_two_wiki_requests_and_batches_of_2
     assert len(expected) >= 600
     assert result == {"status": "complete", "count": len(expected), "wiki_requests": 2}
     assert wiki.count(list="backlinks") == 2
-    assert max(sizes) <= BATCH_WRITE_SIZE
-    assert sum(sizes) == len(expected)
-    items = aws.dynamodb.query(
-        TableName=aws.links_table,
-        KeyConditionExpression="toid = :t",
-        ExpressionAttributeValues={":t": {"N": str(hub.pageid)}},
-        Select="COUNT",
-    )
-    assert items["Count"] == len(expected)
-    outgoing = aws.dynamodb.query(
-        TableName=aws.links_table,
-        IndexName="fromid-index",
-        KeyConditionExpression="fromid = :f",
-        ExpressionAttributeValues={":f": {"N": str(expected[0].pageid)}},
-    )["Items"]
-    assert {"N": str(hub.pageid)} in [i["toid"] for i in outgoing]
+    # One write per batch of the wiki's (500 links, then the rest), each a chunk or a split of chunks.
+    assert "BatchWriteItem" not in writes
+    assert len(writes) <= 4
+    cached = []
+    cursor = None
+    while True:
+        links, cursor = LinkStore(aws.dynamodb, aws.links_table).backlinks(hub.pageid, cursor=cursor, limit=200)
+        cached.extend((link.fromid, link.from_title) for link in links)
+        if cursor is None:
+            break
+    assert cached == sorted((page.pageid, page.title) for page in expected)
 
 
 def test_given_the_wiki_fails_mid_way_then_progress_is_kept_and_the_retry_resumes(env, aws, wiki):

@@ -77,7 +77,7 @@ def test_given_an_instrumented_dynamodb_client_then_each_call_is_a_client_span_w
 def test_given_a_batch_write_then_its_span_names_every_table_in_the_request(aws, span_log):
     client = telemetry.instrument_client(aws.dynamodb)
     client.batch_write_item(
-        RequestItems={aws.links_table: [{"PutRequest": {"Item": {"toid": {"N": "1"}, "fromid": {"N": "2"}}}}]}
+        RequestItems={aws.links_table: [{"PutRequest": {"Item": {"toid": {"N": "1"}, "lo": {"N": "0"}}}}]}
     )
     assert attributes(span_log.named("DynamoDB.BatchWriteItem"))["aws.dynamodb.table_names"] == [aws.links_table]
 
