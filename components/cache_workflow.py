@@ -9,9 +9,13 @@ Retry covers the transient errors only: the wiki being unavailable or rate limit
 backlinks run cut short near the function's timeout (its progress is saved, a retry resumes), a function that
 timed out (`Sandbox.Timedout`), and the Lambda service's own errors; a throttled step (the function at its
 reserved concurrency) has a longer Retry of its own. Deterministic failures (a bad payload, a
-lost claim, a wiki API error) are not retried. Every task catches everything else into `CachingFailed`, which
-fails the execution with the real error name and cause (Step Functions' own `States.*` errors go to
-`CachingStepFailed`, see `functions.contract`).
+lost claim, a wiki API error) are not retried. Every task catches everything else (`States.ALL`, with
+`ResultPath: $.error` keeping the input beside the error) into `RecordFailure`: the cache start function's
+`record_failure` operation marks the page `failed` with the error's name, which matters for the failures the
+step's own code never saw (a crash, `Sandbox.Timedout`, `Lambda.TooManyRequestsException` out of retries), and
+releases the claim only if this execution holds it. Then `CachingFailed` fails the execution with the real error
+name and cause, so the executions-failed metric still counts it (Step Functions' own `States.*` errors go through
+`RecordStepFailure` to `CachingStepFailed`, see `functions.contract`).
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ from typing import Any
 from functions.contract import (
     FAILED_STATE,
     LAMBDA_SERVICE_ERRORS,
+    RECORD_FAILURE_OPERATION,
+    RECORD_FAILURE_STATE,
+    RECORD_STEP_FAILURE_STATE,
     RETRY_BACKOFF_RATE,
     RETRY_INTERVAL_SECONDS,
     RETRY_MAX_ATTEMPTS,
     RETRY_MAX_DELAY_SECONDS,
     SERVICE_FAILED_STATE,
     STEP_FUNCTIONS_ERRORS,
+    TASK_OPERATION,
     THROTTLE_ERROR,
     THROTTLE_RETRY_INTERVAL_SECONDS,
     THROTTLE_RETRY_MAX_ATTEMPTS,
@@ -37,13 +45,15 @@ from functions.contract import (
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 
-def _task(function_arn: str, result_path: str, next_state: str) -> dict[str, Any]:
+def _invoke(function_arn: str, result_path: str, next_state: str, **payload: Any) -> dict[str, Any]:
+    """A Lambda task with the state's input and context as its payload, and the Retry every task shares."""
     return {
         "Type": "Task",
         "Resource": LAMBDA_INVOKE,
         "Parameters": {
             "FunctionName": function_arn,
             "Payload": {
+                **payload,
                 "input.$": "$",
                 "context": {
                     "execution_id.$": "$$.Execution.Id",
@@ -73,11 +83,27 @@ def _task(function_arn: str, result_path: str, next_state: str) -> dict[str, Any
                 "JitterStrategy": "FULL",
             },
         ],
-        "Catch": [
-            {"ErrorEquals": list(STEP_FUNCTIONS_ERRORS), "ResultPath": "$.error", "Next": SERVICE_FAILED_STATE},
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FAILED_STATE},
-        ],
         "Next": next_state,
+    }
+
+
+def _task(function_arn: str, result_path: str, next_state: str) -> dict[str, Any]:
+    """A cache step: a failure left after the retries is recorded on the page, then fails the execution."""
+    return {
+        **_invoke(function_arn, result_path, next_state),
+        "Catch": [
+            {"ErrorEquals": list(STEP_FUNCTIONS_ERRORS), "ResultPath": "$.error", "Next": RECORD_STEP_FAILURE_STATE},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": RECORD_FAILURE_STATE},
+        ],
+    }
+
+
+def _record_failure(function_arn: str, fail_state: str) -> dict[str, Any]:
+    """Mark the page failed with `$.error.Error`, then fail; failing to record still fails with the step's error."""
+    return {
+        **_invoke(function_arn, "$.recorded", fail_state, **{TASK_OPERATION: RECORD_FAILURE_OPERATION}),
+        # `$.error` must reach the Fail state untouched: this state's own error goes beside it.
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.recording_error", "Next": fail_state}],
     }
 
 
@@ -103,6 +129,8 @@ def state_machine_definition(start_arn: str, info_arn: str, backlinks_arn: str) 
             "PageGone": {"Type": "Succeed", "Comment": "The wiki no longer has the page; the claim is released."},
             "CacheBacklinks": _task(backlinks_arn, "$.backlinks", "Cached"),
             "Cached": {"Type": "Succeed"},
+            RECORD_FAILURE_STATE: _record_failure(start_arn, FAILED_STATE),
+            RECORD_STEP_FAILURE_STATE: _record_failure(start_arn, SERVICE_FAILED_STATE),
             FAILED_STATE: {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
             SERVICE_FAILED_STATE: {
                 "Type": "Fail",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from functions.contract import TRACE_KEY
+from functions.contract import RECORD_FAILURE_OPERATION, TASK_OPERATION, TRACE_KEY
 from functions.errors import InvalidCacheRequest, InvalidTaskPayload
 
 Reason = Literal["search", "page"]
@@ -160,4 +160,38 @@ def parse_task_event(event: Any) -> TaskEvent:
             entered_time=context["entered_time"],
             retry_count=retry_count,
         ),
+    )
+
+
+# Error names are ASCII identifiers with dots (`Sandbox.Timedout`); anything longer is cut, not trusted as a name.
+MAX_ERROR_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class CaughtFailure:
+    """The Catch path's payload: the task that failed, and the error Step Functions caught (`$.error`)."""
+
+    task: TaskEvent
+    error: str
+    cause: str
+
+
+def task_operation(event: Any) -> str | None:
+    """Which operation of a step function a payload asks for; None for the step itself."""
+    operation = event.get(TASK_OPERATION) if isinstance(event, dict) else None
+    return operation if isinstance(operation, str) else None
+
+
+def parse_caught_failure(event: Any) -> CaughtFailure:
+    """Parse a `record_failure` payload: a task payload whose input holds the caught `error` object."""
+    if task_operation(event) != RECORD_FAILURE_OPERATION:
+        raise InvalidTaskPayload(f"the payload's operation is not {RECORD_FAILURE_OPERATION!r}")
+    task = parse_task_event(event)
+    error = task.state.get("error")
+    name = error.get("Error") if isinstance(error, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidTaskPayload("the payload's input has no caught error ('error': {'Error', 'Cause'})")
+    cause = error.get("Cause") if isinstance(error, dict) else None
+    return CaughtFailure(
+        task=task, error=name.strip()[:MAX_ERROR_NAME_LENGTH], cause=cause if isinstance(cause, str) else ""
     )

@@ -8,12 +8,14 @@ import pytest
 
 from components.cache_workflow import LAMBDA_INVOKE, state_machine_definition
 from functions.errors import BacklinksNotFinished, ClaimLost, InvalidTaskPayload, WikiApiError, WikiPageNotFound
-from functions.messages import parse_task_event
+from functions.messages import parse_caught_failure, parse_task_event
 
 ARNS = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in ("start", "info", "backlinks")}
 DEFINITION = state_machine_definition(ARNS["start"], ARNS["info"], ARNS["backlinks"])
 STATES = DEFINITION["States"]
-TASKS = {name: state for name, state in STATES.items() if state["Type"] == "Task"}
+STEPS = ("CacheStart", "CacheInfo", "CacheBacklinks")
+TASKS = {name: state for name, state in STATES.items() if state["Type"] == "Task" and name in STEPS}
+RECORDERS = {"RecordFailure": "CachingFailed", "RecordStepFailure": "CachingStepFailed"}
 TRANSIENT = [
     "WikiUnavailable",
     "WikiRateLimited",
@@ -131,10 +133,52 @@ def test_given_a_deterministic_error_then_no_task_retries_it(error):
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
-def test_given_each_task_then_any_failure_is_caught_into_the_fail_state_with_the_real_error(task):
+def test_given_each_task_then_any_failure_is_recorded_then_fails_with_the_real_error(task):
     catch_all = TASKS[task]["Catch"][-1]
-    assert catch_all == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "CachingFailed"}
+    assert catch_all == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
+    assert STATES["RecordFailure"]["Next"] == "CachingFailed"
     assert STATES["CachingFailed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_given_every_state_then_only_the_failure_recorders_are_tasks_beside_the_three_steps():
+    assert {name for name, state in STATES.items() if state["Type"] == "Task"} == {*STEPS, *RECORDERS}
+
+
+@pytest.mark.parametrize(("recorder", "fail_state"), sorted(RECORDERS.items()))
+def test_given_a_caught_failure_then_the_start_function_records_it_with_the_error_in_its_input(recorder, fail_state):
+    state = STATES[recorder]
+    assert state["Resource"] == LAMBDA_INVOKE
+    assert state["Parameters"]["FunctionName"] == ARNS["start"]
+    payload = state["Parameters"]["Payload"]
+    assert payload["operation"] == "record_failure"
+    assert payload["input.$"] == "$"  # the Catch's ResultPath put the error at $.error, beside the page
+    assert payload["context"] == TASKS["CacheStart"]["Parameters"]["Payload"]["context"]
+    # Its result and its own failure go beside $.error, which the Fail state reads.
+    assert state["ResultPath"] not in ("$", "$.error")
+    assert state["Retry"] == TASKS["CacheStart"]["Retry"]
+    assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.recording_error", "Next": fail_state}]
+    assert state["Next"] == fail_state
+    assert STATES[fail_state]["Type"] == "Fail"
+
+
+def test_given_a_recorder_payload_then_the_functions_parser_reads_the_error_step_functions_caught():
+    payload = {
+        "operation": "record_failure",
+        "input": {
+            "page": {"pageid": 7, "title": "Seven"},
+            "reason": "search",
+            "error": {"Error": "Sandbox.Timedout", "Cause": "Task timed out after 30.00 seconds"},
+        },
+        "context": {
+            "execution_id": "arn:aws:states:us-east-1:123456789012:express:cache:run:1",
+            "state_name": "RecordFailure",
+            "entered_time": "2026-11-27T19:08:13.192Z",
+            "retry_count": 0,
+        },
+    }
+    caught = parse_caught_failure(payload)
+    assert (caught.task.page.pageid, caught.error) == (7, "Sandbox.Timedout")
+    assert "timed out" in caught.cause
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
@@ -145,7 +189,8 @@ def test_given_a_step_functions_error_then_it_fails_under_a_custom_name_with_the
     assert "States.TaskFailed" not in service["ErrorEquals"]
     assert "States.ALL" not in service["ErrorEquals"]
     assert service["ResultPath"] == "$.error"
-    failed = STATES[service["Next"]]
+    assert service["Next"] == "RecordStepFailure"
+    failed = STATES[STATES[service["Next"]]["Next"]]
     assert failed["Type"] == "Fail"
     assert not failed["Error"].startswith("States.")
     assert "$.error.Error" in failed["CausePath"]
