@@ -53,6 +53,8 @@ ZIPF_S = 1.0
 EVENT_OVERHEAD_BYTES = 26
 EXPRESS_MEMORY_GB = 64 / 1024
 _REPORT = re.compile(r"Billed Duration: (\d+) ms\s+Memory Size: (\d+) MB")
+_MAX_MEMORY = re.compile(r"Max Memory Used: (\d+) MB")
+_INIT = re.compile(r"Init Duration: ([\d.]+) ms")
 _ENDED = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
 
 
@@ -109,9 +111,16 @@ def _usage_from_logs(stack: LocalStack, since_ms: int) -> dict[str, Any]:
             _count_executions(usage, events)
             continue
         reports = [m for m in (_REPORT.search(e["message"]) for e in events) if m]
+        memory = [int(m.group(1)) for m in (_MAX_MEMORY.search(e["message"]) for e in events) if m]
+        inits = [float(m.group(1)) for m in (_INIT.search(e["message"]) for e in events) if m]
         usage["lambda"][group] = {
             "invocations": len(reports),
             "gb_seconds": sum(int(ms) / 1000 * int(mb) / 1024 for ms, mb in (m.groups() for m in reports)),
+            # What fitting each function's memory size rests on: its peak use and its cold starts.
+            "memory_size_mb": int(reports[0].group(2)) if reports else None,
+            "max_memory_used_mb": max(memory, default=None),
+            "init_ms_median": sorted(inits)[len(inits) // 2] if inits else None,
+            "billed_ms_median": sorted(int(m.group(1)) for m in reports)[len(reports) // 2] if reports else None,
         }
         for event in events:
             message = event["message"]
