@@ -46,7 +46,7 @@ def function_policy(log_group_arn: str, statements: Sequence[Mapping[str, Any]])
 
 
 def api_statements(pages_table_arn: str, links_table_arn: str, cache_topic_arn: str) -> list[Statement]:
-    """The api function reads both tables and publishes cache requests."""
+    """The api function reads both tables, marks the pages it requests, and publishes cache requests."""
     return [
         {
             "Sid": "ReadPages",
@@ -54,6 +54,8 @@ def api_statements(pages_table_arn: str, links_table_arn: str, cache_topic_arn: 
             "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
             "Resource": [pages_table_arn],
         },
+        # The conditional `requested_at` marker, so a page whose request is in flight is not published again.
+        {"Sid": "MarkRequested", "Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": [pages_table_arn]},
         {"Sid": "QueryLinks", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [links_table_arn]},
         {"Sid": "PublishCacheRequests", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [cache_topic_arn]},
     ]

@@ -58,6 +58,14 @@ class CacheSteps:
         telemetry.set_attributes({CACHE_OUTCOME: "failed", CACHE_ERROR: type(error).__name__})
         return True
 
+    def record_caught_failure(self, page: PageRef, owner: str, error: str) -> dict[str, Any]:
+        """The Catch path: mark the page failed with `error` unless it is cached, another execution holds it, or
+        the step already recorded its failure; the claim is released only when this execution holds it."""
+        recorded = self.pages.record_caught_failure(page.pageid, page.title, owner, error, self.clock())
+        if recorded:
+            telemetry.set_attributes({CACHE_OUTCOME: "failed", CACHE_ERROR: error})
+        return {"recorded": recorded, "error": error}
+
     def info(self, page: PageRef, owner: str) -> dict[str, Any]:
         """Fetch the article's text, thumbnail and URL and write them; a page gone from the wiki is released."""
         try:

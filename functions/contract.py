@@ -83,6 +83,13 @@ STEP_FUNCTIONS_ERRORS = (
 )
 FAILED_STATE = "CachingFailed"
 SERVICE_FAILED_STATE = "CachingStepFailed"
+# The Catch path: before a Fail state, a task of the cache start function marks the page `failed` with the error's
+# name, for the failures the step's own code could not record (a crash, a timeout, a throttle out of retries).
+# The payload's `operation` tells the function which of its operations to run.
+RECORD_FAILURE_STATE = "RecordFailure"
+RECORD_STEP_FAILURE_STATE = "RecordStepFailure"
+TASK_OPERATION = "operation"
+RECORD_FAILURE_OPERATION = "record_failure"
 RETRY_MAX_ATTEMPTS = 3
 RETRY_INTERVAL_SECONDS = 2
 RETRY_BACKOFF_RATE = 2.0
@@ -91,6 +98,10 @@ RETRY_MAX_DELAY_SECONDS = 20
 
 # How long a claim keeps other executions off a page; past it, a stalled execution's page can be taken over.
 CLAIM_LEASE_SECONDS = 15 * 60
+# How long a published cache request keeps the api from publishing the same page again (the page item's
+# `requested_at` marker): long enough for SNS, the trigger and the claim (seconds), short enough that a request
+# lost on the way is asked again soon. The claim replaces the marker; a failure removes it.
+CACHE_REQUEST_MARKER_SECONDS = 60
 
 # --- the tables and the HTTP API
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.contract import CLAIM_LEASE_SECONDS
+from functions.contract import CACHE_REQUEST_MARKER_SECONDS, CLAIM_LEASE_SECONDS
 from functions.errors import WikiPageNotFound
 from functions.messages import CacheRequest, PageRef, Reason
 from functions.messaging import CacheRequestPublisher
@@ -80,7 +80,8 @@ class PageService:
     def backlinks(self, pageid: int, cursor: str | None, limit: int) -> dict[str, Any] | None:
         """One page of cached backlinks; None when the page is not in the cache at all."""
         record = self.pages.get(pageid)
-        if record is None:
+        if record is None or record.awaiting_claim:
+            # A page only requested (its marker, no claim yet) has no backlinks in the cache either.
             return None
         links, next_cursor = self.links.backlinks(pageid, cursor=cursor, limit=limit)
         return {
@@ -95,18 +96,48 @@ class PageService:
             return True
         if record.cached:
             return False
+        now = self.clock()
+        if record.requested_since(now - CACHE_REQUEST_MARKER_SECONDS):
+            # A request published moments ago has not reached its claim yet: asking again would only be wasted.
+            return False
         # A live claim means an execution is at work on it; a stale one means it stalled and needs another.
-        return record.claimed_at is None or record.claimed_at < self.clock() - CLAIM_LEASE_SECONDS
+        return record.claimed_at is None or record.claimed_at < now - CLAIM_LEASE_SECONDS
 
     def _request_caching(self, pages: list[PageRef], reason: Reason) -> None:
+        """Publish one request for the pages whose `requested_at` marker this call could set.
+
+        The marker is a conditional write, so of two readers polling the same page at once only one publishes.
+        It is written before publishing: a publish that fails removes it again, and a request lost after SNS
+        took it (the DLQ) ends the marker's life within `CACHE_REQUEST_MARKER_SECONDS`, then the page is asked
+        for again. A marker that cannot be written (DynamoDB throttling) does not stop the request: a duplicate
+        costs one claim check, a lost request a page never cached.
+        """
         if not pages:
             return
-        request = CacheRequest(pages=tuple(pages), reason=reason)
+        now = self.clock()
+        marked: list[PageRef] = []
+        unmarked: list[PageRef] = []
+        for page in pages:
+            try:
+                if self.pages.mark_requested(page.pageid, page.title, now, CACHE_REQUEST_MARKER_SECONDS):
+                    marked.append(page)
+            except (BotoCoreError, ClientError):
+                logger.warning("could not mark page %d as requested; requesting it anyway", page.pageid)
+                unmarked.append(page)
+        wanted = marked + unmarked
+        if not wanted:
+            return
+        request = CacheRequest(pages=tuple(wanted), reason=reason)
         try:
             self.publisher.publish(request)
         except (BotoCoreError, ClientError):
             # The reader still gets the answer; the pages stay uncached and the next view asks again.
-            logger.exception("could not publish a cache request for %d pages", len(pages))
+            logger.exception("could not publish a cache request for %d pages", len(wanted))
+            for page in marked:
+                try:
+                    self.pages.clear_requested(page.pageid, now)
+                except (BotoCoreError, ClientError):
+                    logger.warning("could not clear page %d's request marker; it expires by itself", page.pageid)
 
 
 def _card(page: WikiPage) -> dict[str, Any]:

@@ -49,11 +49,21 @@ class PageRecord:
     claimed_at: float | None
     backlinks_resume: Mapping[str, str] | None
     caching_error: str | None = None
+    requested_at: float | None = None
 
     @property
     def cached(self) -> bool:
         """Whether caching has finished for this page, with every backlink or with a known gap."""
         return self.backlinks_status in ("complete", "partial")
+
+    @property
+    def awaiting_claim(self) -> bool:
+        """Only the api's request marker is here: no execution has claimed the page, nothing is cached."""
+        return self.backlinks_status == "pending" and self.claimed_at is None and self.cached_at is None
+
+    def requested_since(self, since: float) -> bool:
+        """Whether a cache request for the page was published at or after `since` (its marker is live)."""
+        return self.requested_at is not None and self.requested_at >= since
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,7 @@ def _page_from_item(item: Mapping[str, Any]) -> PageRecord:
         claimed_at=number("claimed_at"),
         backlinks_resume=json.loads(resume) if resume else None,
         caching_error=text("caching_error"),
+        requested_at=number("requested_at"),
     )
 
 
@@ -139,13 +150,16 @@ class PageStore:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pageid": _n(pageid)},
+                # The claim replaces the api's `requested_at` marker: from here the claim's lease guards the page.
                 UpdateExpression=(
                     "SET title = if_not_exists(title, :title), claimed_by = :owner, claimed_at = :now, "
-                    "backlinks_status = :pending REMOVE caching_error, failed_at"
+                    "backlinks_status = :pending REMOVE caching_error, failed_at, requested_at"
                 ),
-                # A failed page is free to claim again: its failure released the claim, its progress is kept.
+                # A failed page is free to claim again: its failure released the claim, its progress is kept. An
+                # item without a status holds only the api's marker: nobody has claimed it yet.
                 ConditionExpression=(
-                    "attribute_not_exists(pageid) OR backlinks_status = :failed OR "
+                    "attribute_not_exists(pageid) OR attribute_not_exists(backlinks_status) OR "
+                    "backlinks_status = :failed OR "
                     "(backlinks_status = :pending AND (attribute_not_exists(claimed_at) OR claimed_at < :expired "
                     "OR claimed_by = :owner))"
                 ),
@@ -227,10 +241,117 @@ class PageStore:
         self._update_owned(
             pageid,
             owner,
-            "SET backlinks_status = :failed, caching_error = :error, failed_at = :now REMOVE claimed_by, claimed_at",
+            "SET backlinks_status = :failed, caching_error = :error, failed_at = :now "
+            "REMOVE claimed_by, claimed_at, requested_at",
             {":owner": _s(owner), ":failed": _s("failed"), ":error": _s(error), ":now": _n(now)},
             None,
         )
+
+    def record_caught_failure(self, pageid: int, title: str, owner: str, error: str, now: float) -> bool:
+        """The state machine's Catch path: mark the page failed with `error`; False when it was not ours to mark.
+
+        Marked when this execution holds the claim (which is released), or when nobody does and the page is
+        neither cached nor failed already (a step that failed before claiming: the page item may be absent or
+        hold only the api's marker). A page another execution holds, a cached page, and a failure the step
+        recorded itself are left as they are.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pageid": _n(pageid)},
+                UpdateExpression=(
+                    "SET title = if_not_exists(title, :title), backlinks_status = :failed, caching_error = :error, "
+                    "failed_at = :now REMOVE claimed_by, claimed_at, requested_at"
+                ),
+                ConditionExpression=(
+                    "claimed_by = :owner OR (attribute_not_exists(claimed_by) AND "
+                    "(attribute_not_exists(backlinks_status) OR backlinks_status = :pending))"
+                ),
+                ExpressionAttributeValues={
+                    ":title": _s(title),
+                    ":owner": _s(owner),
+                    ":failed": _s("failed"),
+                    ":pending": _s("pending"),
+                    ":error": _s(error),
+                    ":now": _n(now),
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_requested(self, pageid: int, title: str, now: float, ttl_seconds: float) -> bool:
+        """Set the page's `requested_at` marker unless a live one is there; False when a request is in flight.
+
+        Writes only the key, the title (kept if present) and the marker: an item created here has no status,
+        which reads as `pending` with no claim, and the first claim takes it over.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pageid": _n(pageid)},
+                UpdateExpression="SET title = if_not_exists(title, :title), requested_at = :now",
+                ConditionExpression="attribute_not_exists(requested_at) OR requested_at < :expired",
+                ExpressionAttributeValues={":title": _s(title), ":now": _n(now), ":expired": _n(now - ttl_seconds)},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def clear_requested(self, pageid: int, requested_at: float) -> bool:
+        """Remove the marker this request set (its publish failed), so the next view asks again at once."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pageid": _n(pageid)},
+                UpdateExpression="REMOVE requested_at",
+                ConditionExpression="requested_at = :at",
+                ExpressionAttributeValues={":at": _n(requested_at)},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False  # another request's marker since: it is not this one's to remove
+        return True
+
+    def scan(self, *, segment_size: int = 500) -> Iterator[PageRecord]:
+        """Every page item, read with a paginated Scan (for operators' tools, never the request path)."""
+        request: dict[str, Any] = {"TableName": self._table, "Limit": segment_size}
+        while True:
+            response = self._client.scan(**request)
+            for item in response.get("Items", []):
+                yield _page_from_item(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+    def mark_gap(self, pageid: int, cached_count: int, error: str, now: float) -> bool:
+        """Mark a complete page failed with `error` (its backlinks differ from the wiki's), unless it changed since.
+
+        The condition holds the page to what the detector read (complete, with `cached_count` backlinks, and no
+        claim), so a page re-cached meanwhile is left alone. The backlinks resume point is removed: a new run
+        lists every backlink again instead of resuming past the end.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pageid": _n(pageid)},
+                UpdateExpression=(
+                    "SET backlinks_status = :failed, caching_error = :error, failed_at = :now REMOVE backlinks_resume"
+                ),
+                ConditionExpression=(
+                    "backlinks_status = :complete AND backlinks_count = :count AND attribute_not_exists(claimed_by)"
+                ),
+                ExpressionAttributeValues={
+                    ":failed": _s("failed"),
+                    ":complete": _s("complete"),
+                    ":count": _n(cached_count),
+                    ":error": _s(error),
+                    ":now": _n(now),
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def release(self, pageid: int, owner: str) -> None:
         """Forget a claimed page that turned out not to exist on the wiki."""

@@ -1,7 +1,9 @@
 """The three cache step functions: each is a Step Functions task invoked with `lambda:invoke`.
 
 They share one module because they share their environment and clients; each deployed function names its
-own entry point (`start`, `info`, `backlinks`), and only that one runs in its sandbox.
+own entry point (`start`, `info`, `backlinks`), and only that one runs in its sandbox. The start function has
+a second operation, chosen by the payload's `operation`: `record_failure`, which the state machine's Catch
+path runs to mark a page failed when a step ended without recording it (a crash, a timeout, a throttle).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from functions import telemetry
 from functions.caching import CacheSteps, is_final_failure
 from functions.clients import BACKGROUND, aws_client
+from functions.contract import RECORD_FAILURE_OPERATION
 from functions.handlers import SandboxApp
-from functions.messages import TaskEvent, parse_task_event
+from functions.messages import TaskEvent, parse_caught_failure, parse_task_event, task_operation
 from functions.settings import cache_settings
 from functions.store import LinkStore, PageStore
 from functions.wiki import WikiClient
@@ -76,7 +79,10 @@ def _seconds_left(context: Any) -> Callable[[], float]:
     telemetry.step_invocation, trigger="other", name="cache-start", operation=telemetry.STEP_OPERATION
 )
 def start(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """CacheStart: claim the page, or stop because it is cached or being cached."""
+    """CacheStart: claim the page, or stop because it is cached or being cached; also the Catch path's recorder."""
+    if task_operation(event) == RECORD_FAILURE_OPERATION:
+        caught = parse_caught_failure(event)
+        return app().record_caught_failure(caught.task.page, caught.task.context.execution_id, caught.error)
     task = parse_task_event(event)
     return _run(task, lambda steps: steps.start(task.page, task.context.execution_id))
 

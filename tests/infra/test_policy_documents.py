@@ -52,10 +52,11 @@ def test_given_each_policy_document_then_every_statement_is_scoped_and_it_serial
     assert json.loads(json.dumps(document)) == document
 
 
-def test_given_the_api_then_it_reads_pages_queries_links_and_publishes_only():
+def test_given_the_api_then_it_reads_and_marks_pages_queries_links_and_publishes_only():
     assert grants(policies.api_statements(PAGES, LINKS, TOPIC)) == {
         ("dynamodb:GetItem", PAGES),
         ("dynamodb:BatchGetItem", PAGES),
+        ("dynamodb:UpdateItem", PAGES),
         ("dynamodb:Query", LINKS),
         ("sns:Publish", TOPIC),
     }
