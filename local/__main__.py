@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from functions import settings
+from local.faults import FAULTS_SEED_VARIABLE, FAULTS_VARIABLE, FaultSpecError, parse_faults, parse_seed
 from local.runtime import DEFAULT_ACCOUNT_CONCURRENCY, account_concurrency_from
 from local.stack import DEFAULT_STACK, LocalStack, PortInUseError, StackOptions
 
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         account_concurrency_from(os.environ)
     except ValueError as error:
         parser.error(f"{error} (the local account's Lambda concurrency, default {DEFAULT_ACCOUNT_CONCURRENCY})")
+    try:
+        faults = parse_faults(os.environ.get(FAULTS_VARIABLE, ""))
+        fault_seed = parse_seed(os.environ.get(FAULTS_SEED_VARIABLE, ""))
+    except FaultSpecError as error:
+        parser.error(str(error))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -96,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         contact=os.environ.get(settings.WIKI_CONTACT, "").strip() or None,
         state_dir=args.state,
         runtime=args.runtime,
+        faults=faults,
+        fault_seed=fault_seed,
         report=lambda line: print(line, flush=True),
     )
     print(f"Starting WikiRoam on this machine (stack {args.stack})", flush=True)

@@ -103,6 +103,8 @@ class SiteOrigin:
 
 
 LocalRoute = Callable[[str, Mapping[str, str]], tuple[int, Any]]
+# A local view that changes the stack (POST): (rest of the path, request headers, body, client address).
+LocalAction = Callable[[str, Mapping[str, str], bytes, str], tuple[int, Any]]
 
 
 class Gateway:
@@ -110,7 +112,7 @@ class Gateway:
 
     It binds its port at once and answers 503 until `deployed()` hands it the routes and the site, so
     `GET /api/health` is 200 only once everything is deployed. `/api/local/*` are the local stack's own
-    read-only views (resources, monitoring, traces), answered by `local_routes`.
+    views (resources, monitoring, traces), answered by `local_routes`; a POST there goes to `local_actions`.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -118,6 +120,7 @@ class Gateway:
         self._invoke: Invoke | None = None
         self._site: SiteOrigin | None = None
         self._local_routes: dict[str, LocalRoute] = {}
+        self._local_actions: dict[str, LocalAction] = {}
         self._http = LoopbackServer(self._handler_class(), name="wikiroam-gateway", host=host, port=port)
         self.requests = 0
 
@@ -132,12 +135,18 @@ class Gateway:
         return self._invoke is not None
 
     def deployed(
-        self, routes: list[Route], invoke: Invoke, site: SiteOrigin | None, local_routes: Mapping[str, LocalRoute]
+        self,
+        routes: list[Route],
+        invoke: Invoke,
+        site: SiteOrigin | None,
+        local_routes: Mapping[str, LocalRoute],
+        local_actions: Mapping[str, LocalAction] | None = None,
     ) -> None:
         """Start serving the deployment: its routes through `invoke(function_arn, event)`, and its site."""
         self._routes = sorted(routes, key=lambda r: (r.path.count("{"), -len(r.path)))
         self._site = site
         self._local_routes = dict(local_routes)
+        self._local_actions = dict(local_actions or {})
         self._invoke = invoke
 
     def start(self) -> None:
@@ -184,6 +193,8 @@ class Gateway:
             if self._invoke is None:
                 message = "WikiRoam is still deploying on this machine: retry in a few seconds"
                 self._send_json(request, 503, {"error": {"code": "starting", "message": message}})
+            elif path.startswith("/api/local/") and request.command == "POST":
+                self._serve_local_action(request, path, body)
             elif path.startswith("/api/local/"):
                 self._serve_local(request, path)
             else:
@@ -199,6 +210,16 @@ class Gateway:
                 self._send_json(request, status, payload)
                 return
         self._send_json(request, 404, {"error": {"code": "not_found", "message": f"no local view at {path}"}})
+
+    def _serve_local_action(self, request: BaseHTTPRequestHandler, path: str, body: bytes) -> None:
+        for prefix, action in sorted(self._local_actions.items(), key=lambda item: -len(item[0])):
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                rest = path[len(prefix) :].strip("/")
+                status, payload = action(rest, dict(request.headers), body, request.client_address[0])
+                self._send_json(request, status, payload)
+                return
+        message = f"{path} takes no POST"
+        self._send_json(request, 405, {"error": {"code": "method_not_allowed", "message": message}})
 
     def _serve_api(self, request: BaseHTTPRequestHandler, path: str, body: bytes) -> None:
         assert self._invoke is not None

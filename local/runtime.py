@@ -154,6 +154,9 @@ class _Pool:
 class ProcessRuntime:
     """Runs moto's Lambda functions in worker processes. Use `install()` as a context manager."""
 
+    # `WIKIROAM_FAULTS`' draw for `lambda_error` and `lambda_timeout` (`local.faults.FaultRates.should_inject`).
+    fault_chance: Callable[[str], bool] | None = None
+
     def __init__(
         self,
         *,
@@ -244,8 +247,10 @@ class ProcessRuntime:
             log_group=self._log_groups.get(name, f"/aws/lambda/{name}"),
             log_stream=f"{datetime.now(UTC):%Y/%m/%d}/[{function.version}]{secrets.token_hex(16)}",
         )
+        chance = self.fault_chance
+        fault = next((f for f in ("lambda_error", "lambda_timeout") if chance is not None and chance(f)), None)
         try:
-            invocation, warm = self._run(function, sandbox, event, where)
+            invocation, warm = self._run(function, sandbox, event, where, fault)
         except BaseException:
             # An invocation the runtime itself failed (not the handler): free its slot, or the function would stay
             # throttled for good.
@@ -326,17 +331,26 @@ class ProcessRuntime:
         return _Sandbox(process, parent, function.code_sha_256)
 
     def _run(
-        self, function: Any, sandbox: _Sandbox | None, event: Any, where: _Where
+        self, function: Any, sandbox: _Sandbox | None, event: Any, where: _Where, fault: str | None = None
     ) -> tuple[Invocation, _Sandbox | None]:
-        """One invocation in `sandbox` (None: a cold start), and the sandbox if it may serve the next one."""
+        """One invocation in `sandbox` (None: a cold start), and the sandbox if it may serve the next one.
+
+        `fault` injects one: `lambda_timeout` hangs until the timeout (then the timeout path, as for a real one),
+        `lambda_error` fails before the handler runs, with an unhandled error the sandbox survives.
+        """
         timeout = float(function.timeout)
         started = time.monotonic()
         cold = sandbox is None
         result: dict[str, Any] | None = None
         error_type: str | None
         try:
-            sandbox = sandbox or self._start(function, where)
-            result = self._exchange(sandbox, event, where, timeout=timeout, started=started, cold=cold)
+            if fault == "lambda_timeout":
+                self._hang(timeout)
+            if fault == "lambda_error":
+                result = _injected_error(where.request_id)
+            else:
+                sandbox = sandbox or self._start(function, where)
+                result = self._exchange(sandbox, event, where, timeout=timeout, started=started, cold=cold)
         except _Overran:
             error_type = "Sandbox.Timedout"
             message = f"RequestId: {where.request_id} Error: Task timed out after {timeout:.2f} seconds"
@@ -384,6 +398,11 @@ class ProcessRuntime:
             error_type=error_type,
         )
         return invocation, sandbox if reusable else None
+
+    def _hang(self, timeout: float) -> None:
+        """An invocation that never answers: wait out the function's timeout (or the stop), then overrun."""
+        self._stopping.wait(timeout)
+        raise _Overran
 
     def _exchange(
         self, sandbox: _Sandbox, event: Any, where: _Where, *, timeout: float, started: float, cold: bool
@@ -436,6 +455,22 @@ class ProcessRuntime:
                     pool.idle[:] = kept
             for sandbox in stale:
                 sandbox.stop()
+
+
+INJECTED_ERROR_TYPE = "Runtime.InjectedFault"
+
+
+def _injected_error(request_id: str) -> dict[str, Any]:
+    """A sandbox's answer for an invocation failed by `lambda_error`: an unhandled error, as Lambda reports one."""
+    message = "the invocation failed on purpose: WIKIROAM_FAULTS has lambda_error"
+    return {
+        "payload": error_payload(request_id, INJECTED_ERROR_TYPE, message, []),
+        "output": f"[ERROR] {INJECTED_ERROR_TYPE}: {message}\n",
+        "duration_ms": 0.0,
+        "errored": True,
+        "fatal": None,
+        "max_memory_mb": 0,
+    }
 
 
 def account_concurrency_from(env: os._Environ[str] | dict[str, str]) -> int:

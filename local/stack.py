@@ -32,6 +32,8 @@ from typing import Any, Literal
 from components import datadog_assets
 from local.aws import local_aws_env, moto_server, patched_environ
 from local.deployer import Deployment, deploy
+from local.emulated_faults import install_emulated_faults
+from local.faults import LAMBDA_FAULTS, WIKI_FAULTS, FaultRates, faults_get, faults_post, mark_as_harness
 from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install_fidelity_patches
 from local.gateway import Gateway, Route, SiteOrigin, allow_images_from, security_headers
 from local.harness import stack_config
@@ -72,6 +74,9 @@ class StackOptions:
     # "process": one worker process per Lambda sandbox, as Lambda runs them; "in-process": every handler in this
     # process, one at a time (for stepping through handler code in a debugger).
     runtime: Literal["process", "in-process"] = "process"
+    # WIKIROAM_FAULTS: a rate per fault name (`local.faults`), and the seed of their draws (None: unseeded).
+    faults: Mapping[str, float] = field(default_factory=dict)
+    fault_seed: int | None = None
     report: Callable[[str], None] = field(default=lambda line: None)
 
 
@@ -81,6 +86,8 @@ class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
         self.activity = Activity()
+        # Faults on demand: read by the sample wiki, moto's DynamoDB and SNS, and the Lambda runtime.
+        self.faults = FaultRates(self.options.faults, seed=self.options.fault_seed)
         self.wiki: SampleWiki | None = None
         self.wiki_api_url = ""
         self.endpoint_url = ""
@@ -134,7 +141,7 @@ class LocalStack:
             self.wiki_api_url = self.options.wiki_api_url
             report(f"  wiki              {self.wiki_api_url}")
         else:
-            self.wiki = self._exit.enter_context(_started(SampleWiki()))
+            self.wiki = self._exit.enter_context(_started(SampleWiki(fault_chance=self.faults.should_inject)))
             self.wiki_api_url = self.wiki.api_url
             report(f"  sample wiki       {self.wiki_api_url}")
 
@@ -153,6 +160,8 @@ class LocalStack:
         self.invoker = AsyncInvoker(self.activity, retry_delays=self.options.retry_delays)
         self._exit.callback(self._drain)
         self._exit.enter_context(install_fidelity_patches(self.invoker, self.activity))
+        self._exit.enter_context(install_emulated_faults(self.faults, self._background_work))
+        self._report_faults()
 
         report(f"  deploying         __main__.py, stack {self.options.stack}")
         overrides = {
@@ -181,9 +190,31 @@ class LocalStack:
             report(f"  state             {self.options.state_dir} ({loaded} items loaded)")
             self._exit.callback(self._save_state)
 
-        gateway.deployed(self._routes(), self._invoke_route, self._site(), self._local_routes())
+        gateway.deployed(
+            self._routes(),
+            self._invoke_route,
+            self._site(),
+            self._local_routes(),
+            {"/api/local/faults": faults_post(self.faults)},
+        )
         report(f"  traces            {gateway.url}/traces")
         report(f"  gateway           {gateway.url} (ready in {time.monotonic() - started:.1f} s)")
+
+    def _background_work(self) -> Callable[[], None]:
+        self.activity.begin()
+        return self.activity.end
+
+    def _report_faults(self) -> None:
+        report = self.options.report
+        report(f"  faults            {self.faults.describe()} (GET/POST {self._gateway_url()}/api/local/faults)")
+        rates = self.faults.rates
+        if self.wiki is None and any(rates[name] for name in WIKI_FAULTS):
+            report("  faults            the wiki_* faults apply to the sample wiki only, not to " + self.wiki_api_url)
+        if self.options.runtime != "process" and any(rates[name] for name in LAMBDA_FAULTS):
+            report("  faults            lambda_error and lambda_timeout need the process runtime (--runtime process)")
+
+    def _gateway_url(self) -> str:
+        return self._gateway.url if self._gateway is not None else ""
 
     def _drain(self) -> None:
         # Throttled steps wait out their Retry (about a minute at most) before the runtime can stop.
@@ -216,8 +247,11 @@ class LocalStack:
             if service not in self._clients:
                 import boto3
 
-                self._clients[service] = boto3.client(  # type: ignore[call-overload]
-                    service, endpoint_url=self.endpoint_url, **_boto3_credentials(self.endpoint_url)
+                # The stack's own requests: the faults of WIKIROAM_FAULTS leave them alone.
+                self._clients[service] = mark_as_harness(
+                    boto3.client(  # type: ignore[call-overload]
+                        service, endpoint_url=self.endpoint_url, **_boto3_credentials(self.endpoint_url)
+                    )
                 )
             return self._clients[service]
 
@@ -347,6 +381,7 @@ class LocalStack:
         runner: ProcessRuntime | LambdaRunner
         if self.options.runtime == "process":
             runner = ProcessRuntime(endpoint_url=self.endpoint_url)
+            runner.fault_chance = self.faults.should_inject
             self.options.report(
                 f"  Lambda runtime    a process per sandbox, {runner.account_concurrency} at most at once"
             )
@@ -382,6 +417,7 @@ class LocalStack:
             "/api/local/resources": resources,
             "/api/local/monitoring": monitoring,
             "/api/local/lambda": lambda_runtime,
+            "/api/local/faults": faults_get(self.faults),
             **trace_routes(self.traces),
         }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -38,11 +38,15 @@ class Faults:
     A term holds when the request has parameter `key` and `value` equals it or one of its `|`-separated values
     (so `prop=extracts` matches `prop=extracts|info`); a bare `key` only asks for the parameter to be present.
     The first armed fault that matches a request fires and uses up one of its `count`.
+
+    Faults by rate (`RATE_FAULTS`, the local stack's `WIKIROAM_FAULTS`) come after the armed ones: `chance(name)`
+    says whether fault `name` fires for this request, drawn at its rate (None: no fault by rate).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, chance: Callable[[str], bool] | None = None) -> None:
         self._lock = threading.Lock()
         self._armed: list[Fault] = []
+        self.chance = chance
 
     def arm(
         self,
@@ -93,7 +97,23 @@ class Faults:
                         if fault.remaining <= 0:
                             self._armed.remove(fault)
                     return replace(fault)
+        if self.chance is not None:
+            for name, fault in RATE_FAULTS.items():
+                # A fault drawn only for the requests it can apply to (maxlag: those that ask for maxlag).
+                if (fault.match is None or params_match(params, fault.match)) and self.chance(name):
+                    return replace(fault)
         return None
+
+
+# The faults `WIKIROAM_FAULTS` draws by rate, by name: what a busy or broken Wikipedia answers.
+RATE_FAULTS: Final = {
+    "wiki_429": Fault("429", None, retry_after=1),
+    # MediaWiki answers maxlag only to requests that set maxlag (WikiRoam's pipeline does, readers' searches not).
+    "wiki_maxlag": Fault("maxlag", None, retry_after=1, match="maxlag"),
+    # Longer than any client waits (WIKIROAM_WIKI_TIMEOUT_SECONDS is at most 60), shorter than a stuck server.
+    "wiki_timeout": Fault("timeout", None, delay=65.0),
+    "wiki_5xx": Fault("503", None),
+}
 
 
 def _valid_kind(kind: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
@@ -62,17 +62,18 @@ class SampleWiki:
         seed: int = DEFAULT_SEED,
         verbose: bool = False,
         search: str | None = None,
+        fault_chance: Callable[[str], bool] | None = None,
     ) -> None:
         """Serve `corpus` (default: `build_corpus(seed)`) on `host`, which must be a loopback address.
 
         `search` is the search backend to play, "cirrus" or "database"; by default `WIKIROAM_SAMPLEWIKI_SEARCH`
-        names it, else "cirrus".
+        names it, else "cirrus". `fault_chance(name)` draws the faults by rate (`Faults.chance`).
         """
         require_loopback(host, name="the sample wiki")
         self.corpus = corpus if corpus is not None else build_corpus(seed)
         self.host = host
         self._search_backend = search_backend(search if search is not None else os.environ.get(SEARCH_BACKEND_VARIABLE))
-        self.faults = Faults()
+        self.faults = Faults(fault_chance)
         self.verbose = verbose
         self._requested_port = port
         self._http: LoopbackServer | None = None
