@@ -62,6 +62,7 @@ pipeline = CachePipeline(
         log_retention_days=log_retention_days,
         deployment=deployment,
         execution_data_in_logs=config.require_bool("executionDataInLogs"),
+        state_machine_log_level=config.require("stateMachineLogLevel"),
     ),
 )
 api = Api(

@@ -3,9 +3,11 @@
 P3. One search ("rivers": River, The Burning Rivers and Earth with 640 backlinks) runs through the whole
 pipeline on the local stack; once it is idle, every function log group's span lines (`OTLPv1 ...`, the lines
 the subscription ships) are read back from moto's CloudWatch Logs and decoded with the shipper's code, and so
-are the state machine's execution events (level ALL, without execution data unless the stack turns it on),
-which the shipper turns into the execution and state spans. All-in is both groups' bytes over every span they
-carry. CloudWatch bills ingestion on each event's bytes plus 26 bytes of metadata: both figures are printed.
+are the state machine's execution events (level ERROR unless `wikiroam:stateMachineLogLevel` says ALL, without
+execution data unless the stack turns it on), which the shipper turns into spans of failed attempts (and, at
+level ALL, of the Choice and Succeed states); the steps write the task states' and executions' spans in their
+own lines. All-in is both groups' bytes over every span they carry. CloudWatch bills ingestion on each event's
+bytes plus 26 bytes of metadata: both figures are printed.
 
 P4. The same search's backlinks step, per 1,000 backlinks cached: its wiki requests and DynamoDB write requests
 (counted from its own spans) and the write request units they cost (metered where moto serves them, see
@@ -107,6 +109,7 @@ def measure(stack: LocalStack, term: str) -> dict[str, Any]:
     logs = stack.client("logs")
     groups = discover_log_groups(logs)
     functions: list[GroupBytes] = []
+    executions = 0
     backlinks_spans: list[Any] = []
     resource = {"service.name": telemetry.SERVICE_NAME}
     total = len(groups.all)
@@ -115,6 +118,7 @@ def measure(stack: LocalStack, term: str) -> dict[str, Any]:
         events = read(logs, group, telemetry.SPAN_FILTER_PATTERN)
         extracted = shipping.extract(shipping.LogBatch(group, "", tuple(events)), resource)
         spans = _spans(extracted.requests)
+        executions += sum(s.name == shipping.EXECUTION_SPAN_NAME for s in spans)
         functions.append(
             GroupBytes(
                 role(group), events=len(events), bytes=sum(len(e.message.encode()) for e in events), spans=len(spans)
@@ -123,13 +127,17 @@ def measure(stack: LocalStack, term: str) -> dict[str, Any]:
         if role(group) == "cache-backlinks":
             backlinks_spans = spans
     machine = GroupBytes("state machine")
-    executions = 0
+    machine_events: dict[str, int] = {}
     for done, group in enumerate(groups.state_machines, start=len(groups.functions)):
         progress("P3 reading logs", done, total)
         events = read(logs, group, "")
         extracted = shipping.extract(shipping.LogBatch(group, "", tuple(events)), resource)
         spans = _spans(extracted.requests)
         executions += sum(s.name == shipping.EXECUTION_SPAN_NAME for s in spans)
+        for event in events:
+            parsed = shipping.parse_state_machine_event(event.message)
+            kind = parsed.type if parsed is not None else "other"
+            machine_events[kind] = machine_events.get(kind, 0) + 1
         machine.events += len(events)
         machine.bytes += sum(len(e.message.encode()) for e in events)
         machine.spans += len(spans)
@@ -141,6 +149,7 @@ def measure(stack: LocalStack, term: str) -> dict[str, Any]:
         "pages": len(pageids),
         "functions": [asdict(g) for g in functions],
         "state_machine": asdict(machine),
+        "state_machine_events": machine_events,
         "executions": executions,
         "trace_span_count_at_receiver": traces[0]["span_count"] if traces else None,
         "backlinks_step": backlinks_step(backlinks_spans, usage, stack, pageids),
@@ -216,12 +225,16 @@ def all_in(results: dict[str, Any]) -> dict[str, float]:
 def row(results: dict[str, Any]) -> Row:
     """The P3 line of the table."""
     a = all_in(results)
+    machine = results["state_machine"]
     return Row(
         id="P3",
         measure=f"CloudWatch bytes per span, all-in ({a['spans']:.0f}-span search trace)",
         ours=f"{a['all_in_per_span']:.0f} B/span ({a['all_in_billed_per_span']:.0f} billed)",
-        comparison=f"span lines {a['functions_per_span']:.0f}, state machine {a['machine_per_span']:.0f} B/span",
-        ratio=f"{a['machine_per_span'] / a['functions_per_span']:.1f}x",
+        comparison=(
+            f"span lines {a['functions_per_span']:.0f} B/span; state machine {machine['events']} events, "
+            f"{machine['bytes']} B"
+        ),
+        ratio=f"{a['machine_per_span'] / a['functions_per_span']:.1f}x" if machine["spans"] else "-",
         target=f"<= {TARGET_BYTES_PER_SPAN} B/span all-in",
         met=a["all_in_per_span"] <= TARGET_BYTES_PER_SPAN,
     )
@@ -265,8 +278,9 @@ def report(results: dict[str, Any]) -> str:
         f"{'all-in':<22}{sum(g.events for g in groups):>7}{a['spans']:>7.0f}{total_bytes:>10}"
         f"{a['all_in_per_span']:>9.0f}{a['all_in_billed_per_span']:>15.0f}"
     )
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(results.get("state_machine_events", {}).items()))
     lines.append(
-        f"({results['executions']} executions; the state machine's spans are its executions' and states'; "
+        f"({results['executions']} executions; the state machine's events: {kinds or 'none'}; "
         f"the trace at the local receiver has {results['trace_span_count_at_receiver']} spans)"
     )
     step = results["backlinks_step"]

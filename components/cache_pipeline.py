@@ -38,6 +38,8 @@ class CachePipelineArgs:
     stampede the wiki or the tables (throttled invocations are retried by the state machine); None leaves
     them unreserved, for accounts whose concurrency quota is too small to reserve any.
     `execution_data_in_logs` adds every state's input and output to the state machine's log events (debugging).
+    `state_machine_log_level` is Step Functions' logging level: ERROR (the failures only; the steps write the
+    state and execution spans themselves) or ALL (every event, for debugging).
     """
 
     code: pulumi.Archive
@@ -54,6 +56,7 @@ class CachePipelineArgs:
     log_retention_days: int
     deployment: str
     execution_data_in_logs: bool = False
+    state_machine_log_level: str = "ERROR"
 
 
 class CachePipeline(pulumi.ComponentResource):
@@ -192,10 +195,10 @@ class CachePipeline(pulumi.ComponentResource):
                 lambda arns: json.dumps(state_machine_definition(arns[0], arns[1], arns[2]))
             ),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                # Express executions are only visible through their logs: keep every event (the shipper makes the
-                # state spans from them). Their data (each state's input and output) made most of the bytes, and
-                # the trace travels in the execution's name: it is logged only when asked for.
-                level="ALL",
+                # ERROR by default: Step Functions logs about six events per state at level ALL, 1.2 KB per state
+                # span even without data; the steps write their state and execution spans themselves, and the
+                # failures (TaskFailed, ExecutionFailed...) still come from here. Data is logged when asked for.
+                level=args.state_machine_log_level,
                 include_execution_data=args.execution_data_in_logs,
                 log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
             ),

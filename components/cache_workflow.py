@@ -20,6 +20,7 @@ name and cause, so the executions-failed metric still counts it (Step Functions'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from functions.contract import (
@@ -60,6 +61,7 @@ def _invoke(function_arn: str, result_path: str, next_state: str, **payload: Any
                     "state_name.$": "$$.State.Name",
                     "entered_time.$": "$$.State.EnteredTime",
                     "retry_count.$": "$$.State.RetryCount",
+                    "execution_start.$": "$$.Execution.StartTime",
                 },
             },
         },
@@ -115,9 +117,45 @@ def _choice(variable: str, when_true: str, otherwise: str) -> dict[str, Any]:
     }
 
 
+def _terminal_status(state: Mapping[str, Any]) -> str | None:
+    return {"Succeed": "SUCCEEDED", "Fail": "FAILED"}.get(state["Type"])
+
+
+def with_execution_ends(states: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Tell each task, in its payload's `context.ends_execution`, when its state is the execution's last.
+
+    The step writes the execution's span then (the state machine logs at level ERROR, so no event says when a
+    successful execution ended): `on_success` is the execution's status when the task succeeds into a Succeed or
+    Fail state, or into a Choice whose branch to one is taken on `when` (fields of the step's result);
+    `on_failure`, when every Catch leads to one.
+    """
+    for state in states.values():
+        if state["Type"] != "Task":
+            continue
+        ends: dict[str, Any] = {}
+        following = states[state["Next"]]
+        if (status := _terminal_status(following)) is not None:
+            ends["on_success"] = status
+        elif following["Type"] == "Choice" and len(following["Choices"]) == 1:
+            (rule,) = following["Choices"]
+            field = str(rule["Variable"]).removeprefix(f"{state['ResultPath']}.result.")
+            for value, then in (
+                (rule["BooleanEquals"], rule["Next"]),
+                (not rule["BooleanEquals"], following["Default"]),
+            ):
+                if "." not in field and (status := _terminal_status(states[then])) is not None:
+                    ends.update(on_success=status, when={field: value})
+        caught = {_terminal_status(states[c["Next"]]) for c in state.get("Catch", [])}
+        if len(caught) == 1 and None not in caught:
+            ends["on_failure"] = caught.pop()
+        if ends:
+            state["Parameters"]["Payload"]["context"]["ends_execution"] = ends
+    return states
+
+
 def state_machine_definition(start_arn: str, info_arn: str, backlinks_arn: str) -> dict[str, Any]:
     """Cache one page: claim it, write its article data, then write every link to it."""
-    return {
+    definition: dict[str, Any] = {
         "Comment": "Cache one wiki page: claim it, cache its article data, cache its backlinks.",
         "StartAt": "CacheStart",
         "States": {
@@ -139,3 +177,5 @@ def state_machine_definition(start_arn: str, info_arn: str, backlinks_arn: str) 
             },
         },
     }
+    with_execution_ends(definition["States"])
+    return definition

@@ -76,7 +76,11 @@ def _seconds_left(context: Any) -> Callable[[], float]:
 
 
 @telemetry.traced_handler(
-    telemetry.step_invocation, trigger="other", name="cache-start", operation=telemetry.STEP_OPERATION
+    telemetry.step_invocation,
+    trigger="other",
+    name="cache-start",
+    operation=telemetry.STEP_OPERATION,
+    final_failure=is_final_failure,
 )
 def start(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheStart: claim the page, or stop because it is cached or being cached; also the Catch path's recorder."""
@@ -88,7 +92,11 @@ def start(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
 
 @telemetry.traced_handler(
-    telemetry.step_invocation, trigger="other", name="cache-info", operation=telemetry.STEP_OPERATION
+    telemetry.step_invocation,
+    trigger="other",
+    name="cache-info",
+    operation=telemetry.STEP_OPERATION,
+    final_failure=is_final_failure,
 )
 def info(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheInfo: write the article's data."""
@@ -97,7 +105,11 @@ def info(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
 
 @telemetry.traced_handler(
-    telemetry.step_invocation, trigger="other", name="cache-backlinks", operation=telemetry.STEP_OPERATION
+    telemetry.step_invocation,
+    trigger="other",
+    name="cache-backlinks",
+    operation=telemetry.STEP_OPERATION,
+    final_failure=is_final_failure,
 )
 def backlinks(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """CacheBacklinks: write every link to the page."""

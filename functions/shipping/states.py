@@ -1,17 +1,26 @@
-"""Step Functions execution events to spans: one per execution, one per state entered, retries as events.
+"""Step Functions execution events to spans: the failures, and the states no step writes a span for.
+
+The state machine logs at level ERROR by default (`wikiroam:stateMachineLogLevel`): its events are the failures,
+each failed, timed-out or throttled attempt (`TaskFailed`, `TaskTimedOut`...) and each failed execution
+(`FailStateEntered`, `ExecutionFailed`...). Every attempt becomes an error span, under its state's span when the
+batch says which state it is (level ALL), else under the execution's span; a Fail state becomes a span ending
+with the execution. A task's state span and the execution's span are written by the steps themselves
+(`telemetry.StepState`), with the ids derived here too, so none is written twice; the shipper writes the
+execution's span only for an execution no step could end (timed out, aborted). At level ALL (debugging), the
+Choice, Succeed and Pass states' spans come from here as well.
 
 A span needs its start and its end. A batch holds what CloudWatch delivered together, so an execution's events
 may straddle two batches: a state span is emitted when its entered and exited events (or the execution's end)
-are in one batch, the execution span when its started and ended events are; a half without its other half is
-counted and logged, never guessed.
+are in one batch; a half without its other half is counted and logged, never guessed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue
@@ -23,11 +32,15 @@ from functions import __version__, telemetry
 logger = logging.getLogger("functions.shipping")
 
 SCOPE_NAME = "wikiroam.shipper"
-EXECUTION_SPAN_NAME = "StepFunctions.Execution"
+EXECUTION_SPAN_NAME = telemetry.EXECUTION_SPAN_NAME
 # Long causes (a Python traceback) are cut: the span says what failed, the logs keep the rest.
 MAX_CAUSE_CHARS = 1024
 _ENDED = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+# Executions that end while a state runs: no step writes their span, the shipper does.
+_ENDED_UNDER_A_STEP = {"ExecutionAborted", "ExecutionTimedOut"}
 _TASK_FAILED = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"}
+# The steps write their own state's span (`telemetry.StepState`).
+_WRITTEN_BY_STEPS = "Task"
 
 
 @dataclass(frozen=True)
@@ -98,9 +111,8 @@ class _OpenState:
     name: str
     state_type: str
     entered: StateMachineEvent
-    events: list[Span.Event] = field(default_factory=list)
     attempts: int = 0
-    last_failed: tuple[str, str] | None = None
+    scheduled_ms: int | None = None
 
 
 @dataclass
@@ -186,17 +198,21 @@ def _execution_spans(arn: str, events: list[StateMachineEvent]) -> tuple[list[Sp
             # A Fail state has no Exited event: the execution's end is its end.
             closes = event.type in _ENDED or (state is not None and state.name == event.details.get("name"))
             if state is not None and closes and not event.type.endswith("StateEntered"):
-                spans.append(_state_span(arn, state, event, trace_id, execution_id))
-            elif state is not None or event.type.endswith("StateExited"):
+                if state.state_type != _WRITTEN_BY_STEPS:
+                    spans.append(_state_span(arn, state, event, trace_id, execution_id))
+            elif (state is not None and state.state_type != _WRITTEN_BY_STEPS) or (
+                event.type.endswith("StateExited") and not event.type.startswith(_WRITTEN_BY_STEPS)
+            ):
                 unpaired += 1
             state = _entered(event) if event.type.endswith("StateEntered") else None
-        elif state is not None:
-            _task_event(state, event)
-    unpaired += state is not None
-    if execution.started is not None and execution.ended is not None:
+        elif event.type in _TASK_FAILED:
+            spans.append(_attempt_failed_span(arn, state, event, trace_id, execution_id))
+        elif state is not None and event.type == "TaskScheduled":
+            state.attempts += 1
+            state.scheduled_ms = event.timestamp_ms
+    unpaired += state is not None and state.state_type != _WRITTEN_BY_STEPS
+    if execution.ended is not None and execution.ended.type in _ENDED_UNDER_A_STEP:
         spans.insert(0, _execution_span(execution, execution.started, execution.ended, trace_id, execution_id))
-    elif execution.started is not None or execution.ended is not None:
-        unpaired += 1
     return spans, unpaired
 
 
@@ -205,34 +221,38 @@ def _entered(event: StateMachineEvent) -> _OpenState:
     return _OpenState(name=name, state_type=event.type.removesuffix("StateEntered"), entered=event)
 
 
-def _task_event(state: _OpenState, event: StateMachineEvent) -> None:
+def _attempt_failed_span(
+    arn: str, state: _OpenState | None, event: StateMachineEvent, trace_id: bytes, execution_id: bytes
+) -> Span:
+    """One failed attempt (a task failed, timed out, or was not started: a throttle), as an error span.
+
+    Its state is known when the batch holds the state's entry (level ALL): the span is then that state's child;
+    at level ERROR the event does not name its state, and the span is the execution's child.
+    """
+    error = str(event.details.get("error") or event.type)
+    cause = str(event.details.get("cause") or "")[:MAX_CAUSE_CHARS]
+    attributes: dict[str, Any] = {"aws.step_functions.execution.arn": arn, "error.type": error}
+    parent = execution_id
+    start_ms = event.timestamp_ms
+    if state is not None:
+        parent = telemetry.state_span_id(arn, state.name, state.entered.timestamp_ms).to_bytes(8, "big")
+        attributes["aws.step_functions.state.name"] = state.name
+        attributes["aws.step_functions.state.retry_count"] = max(state.attempts - 1, 0)
+        start_ms = state.scheduled_ms if state.scheduled_ms is not None else start_ms
     at = _ms_to_ns(event.timestamp_ms)
-    if event.type == "TaskScheduled":
-        state.attempts += 1
-        if state.attempts > 1:
-            attributes = {"aws.step_functions.state.retry_count": state.attempts - 1}
-            if state.last_failed is not None:
-                attributes["error.type"] = state.last_failed[0]  # type: ignore[assignment]
-            state.events.append(Span.Event(time_unix_nano=at, name="retry", attributes=_attributes(attributes)))
-    elif event.type in _TASK_FAILED:
-        error = str(event.details.get("error") or event.type)
-        cause = str(event.details.get("cause") or "")[:MAX_CAUSE_CHARS]
-        state.last_failed = (error, cause)
-        state.events.append(
-            Span.Event(
-                time_unix_nano=at,
-                name="exception",
-                attributes=_attributes(
-                    {
-                        "exception.type": error,
-                        "exception.message": cause,
-                        "aws.step_functions.state.retry_count": max(state.attempts - 1, 0),
-                    }
-                ),
-            )
-        )
-    elif event.type == "TaskSucceeded":
-        state.last_failed = None
+    exception = {"exception.type": error, "exception.message": cause}
+    return Span(
+        trace_id=trace_id,
+        span_id=random.getrandbits(64).to_bytes(8, "big"),
+        parent_span_id=parent,
+        name=event.type,
+        kind=Span.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=_ms_to_ns(start_ms),
+        end_time_unix_nano=at,
+        attributes=_attributes(attributes),
+        events=[Span.Event(time_unix_nano=at, name="exception", attributes=_attributes(exception))],
+        status=Status(code=Status.STATUS_CODE_ERROR, message=f"{error}: {cause}"[:MAX_CAUSE_CHARS].rstrip(": ")),
+    )
 
 
 def _state_span(arn: str, state: _OpenState, end: StateMachineEvent, trace_id: bytes, parent_id: bytes) -> Span:
@@ -242,11 +262,10 @@ def _state_span(arn: str, state: _OpenState, end: StateMachineEvent, trace_id: b
         "aws.step_functions.state.name": state.name,
         "aws.step_functions.state.type": state.state_type,
     }
-    if state.attempts:
-        attributes["aws.step_functions.state.retry_count"] = state.attempts - 1
     status = Status()
-    if state.last_failed is not None or end.type in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
-        error, cause = state.last_failed or (str(end.details.get("error") or end.type), "")
+    if end.type in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+        error = str(end.details.get("error") or end.type)
+        cause = str(end.details.get("cause") or "")
         attributes["error.type"] = error
         status = Status(code=Status.STATUS_CODE_ERROR, message=f"{error}: {cause}"[:MAX_CAUSE_CHARS].rstrip(": "))
     return Span(
@@ -258,14 +277,19 @@ def _state_span(arn: str, state: _OpenState, end: StateMachineEvent, trace_id: b
         start_time_unix_nano=_ms_to_ns(state.entered.timestamp_ms),
         end_time_unix_nano=_ms_to_ns(end.timestamp_ms),
         attributes=_attributes(attributes),
-        events=state.events,
         status=status,
     )
 
 
 def _execution_span(
-    execution: _Execution, started: StateMachineEvent, ended: StateMachineEvent, trace_id: bytes, span_id: bytes
+    execution: _Execution,
+    started: StateMachineEvent | None,
+    ended: StateMachineEvent,
+    trace_id: bytes,
+    span_id: bytes,
 ) -> Span:
+    """The span of an execution that ended while a state ran (from its start, or its end when the batch or the
+    log level has no start)."""
     arn_parts = execution.arn.split(":")
     attributes: dict[str, Any] = {
         "aws.step_functions.execution.arn": execution.arn,
@@ -294,7 +318,7 @@ def _execution_span(
         parent_span_id=execution.parent_span_id.to_bytes(8, "big") if execution.parent_span_id else b"",
         name=EXECUTION_SPAN_NAME,
         kind=Span.SPAN_KIND_SERVER,
-        start_time_unix_nano=_ms_to_ns(started.timestamp_ms),
+        start_time_unix_nano=_ms_to_ns((started or ended).timestamp_ms),
         end_time_unix_nano=_ms_to_ns(ended.timestamp_ms),
         attributes=_attributes(attributes),
         events=events,

@@ -20,8 +20,10 @@ Context crosses every hop as W3C tracecontext (+ baggage): HTTP headers into the
 into the trigger, the execution's name (`<pageid>-<traceparent>`, in every event the state machine logs) and
 `_trace` in its input into the state machine. A cache step's span is the child of
 its Step Functions state's span, whose id is derived from the execution ARN, the state's name and the time
-it was entered (`state_span_id`): the shipper derives the same id from the state machine's logs, so the two
-meet without any coordination.
+it was entered (`state_span_id`): every attempt of the step and the shipper (which turns the state machine's
+failure events into spans) derive the same id, so they meet without any coordination. The step that ends a
+state writes the state's span, and the one that ends the execution the execution's (`StepState`): the state
+machine logs at level ERROR, so no event of a successful state reaches the shipper.
 
 Telemetry is on when `WIKIROAM_ENVIRONMENT` names the deployment (every deployed function has it); without it
 the handlers run untraced and print nothing, as in a unit test that does not ask for spans.
@@ -54,7 +56,9 @@ from functions.contract import (
 )
 from functions.telemetry.aws import aws_call_attributes, aws_call_span, instrument_client
 from functions.telemetry.handlers import (
+    EXECUTION_SPAN_NAME,
     EntrySpan,
+    StepState,
     Trigger,
     http_invocation,
     sns_invocation,
@@ -71,6 +75,8 @@ from functions.telemetry.lines import (
     span_dictionary,
 )
 from functions.telemetry.propagation import (
+    execution_parent,
+    execution_started_by,
     extract_execution_trace,
     extract_headers,
     extract_sns_record,
@@ -83,6 +89,7 @@ from functions.telemetry.propagation import (
 from functions.telemetry.sdk import (
     MAX_ATTRIBUTE_LENGTH,
     BufferingSpanProcessor,
+    DerivedIdGenerator,
     SandboxTelemetry,
     StdoutSpanExporter,
     TelemetrySettings,
@@ -102,6 +109,7 @@ __all__ = [
     "API_OPERATION",
     "DICTIONARIES",
     "DICTIONARY_VERSION",
+    "EXECUTION_SPAN_NAME",
     "MAX_ATTRIBUTE_LENGTH",
     "MAX_LINE_CHARS",
     "OPERATION_NAME",
@@ -113,9 +121,11 @@ __all__ = [
     "TRIGGER_OPERATION",
     "WIKI_OPERATION",
     "BufferingSpanProcessor",
+    "DerivedIdGenerator",
     "EntrySpan",
     "SandboxTelemetry",
     "StdoutSpanExporter",
+    "StepState",
     "TelemetrySettings",
     "Trigger",
     "aws_call_attributes",
@@ -125,7 +135,9 @@ __all__ = [
     "decode_span_line",
     "encode_span_lines",
     "epoch_ms",
+    "execution_parent",
     "execution_span_id",
+    "execution_started_by",
     "execution_trace_id",
     "extract_execution_trace",
     "extract_headers",

@@ -8,16 +8,32 @@ conventions).
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, StatusCode
 
 from functions.contract import OPERATION_NAME
 from functions.telemetry import sdk
-from functions.telemetry.propagation import extract_headers, extract_sns_record, state_parent
+from functions.telemetry.ids import epoch_ms, execution_span_id, execution_trace_id, state_span_id
+from functions.telemetry.propagation import (
+    execution_parent,
+    execution_started_by,
+    extract_headers,
+    extract_sns_record,
+    state_parent,
+)
+
+logger = logging.getLogger("functions.telemetry")
+
+# The span of a Step Functions execution (the shipper writes it too, for an execution that timed out).
+EXECUTION_SPAN_NAME = "StepFunctions.Execution"
+# Long causes (a Python traceback) are cut: the span says what failed, the logs keep the rest.
+_MAX_CAUSE_CHARS = 1024
+_NS_PER_MS = 1_000_000
 
 Trigger = Literal["http", "pubsub", "other"]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -36,6 +52,7 @@ class EntrySpan:
         attributes: dict[str, Any] | None = None,
         links: list[Link] | None = None,
         on_result: Callable[[trace.Span, Any], None] | None = None,
+        state: StepState | None = None,
     ) -> None:
         self.parent = parent
         self.kind = kind
@@ -43,6 +60,127 @@ class EntrySpan:
         self.attributes: dict[str, Any] = attributes if attributes is not None else {}
         self.links: list[Link] = links if links is not None else []
         self.on_result = on_result
+        self.state = state
+
+
+class StepState:
+    """The Step Functions state a task invocation runs in: the step writes its span, and the execution's.
+
+    The state machine logs at level ERROR (`wikiroam:stateMachineLogLevel`): nothing of a state that succeeds
+    reaches its log group, so the state span is written by the step, with the id the shipper derives
+    (`state_span_id`). Only the attempt that ends the state writes it (it succeeded, or failed with no retry
+    left): earlier attempts' spans name it as their parent all the same. The attempt that ends the execution,
+    as the state machine's `ends_execution` says (`components/cache_workflow.py`), writes the execution's span,
+    from the execution's start time to its own end, the child of the StartExecution span that started it.
+    """
+
+    def __init__(
+        self,
+        execution_arn: str,
+        state_name: str,
+        entered_time: str,
+        *,
+        retry_count: int,
+        state_input: Any,
+        execution_start: str | None = None,
+        ends_execution: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.execution_arn = execution_arn
+        self.state_name = state_name
+        self.entered_ms = epoch_ms(entered_time)
+        self.retry_count = retry_count
+        self.state_input = state_input
+        self.execution_start = execution_start
+        self.ends_execution = ends_execution or {}
+
+    def start(self, telemetry: sdk.SandboxTelemetry) -> trace.Span:
+        """The state's span, started when the state was entered (ended by `end`, if this attempt ends it)."""
+        span = telemetry.start_span_with_id(
+            state_span_id(self.execution_arn, self.state_name, self.entered_ms),
+            self.state_name,
+            context=execution_parent(self.execution_arn, self.state_input),
+            kind=SpanKind.INTERNAL,
+            start_time=self.entered_ms * _NS_PER_MS,
+            attributes={
+                "aws.step_functions.execution.arn": self.execution_arn,
+                "aws.step_functions.state.name": self.state_name,
+                "aws.step_functions.state.type": "Task",
+                "aws.step_functions.state.retry_count": self.retry_count,
+            },
+        )
+        if self.retry_count:
+            span.add_event("retry", {"aws.step_functions.state.retry_count": self.retry_count})
+        return span
+
+    def end(
+        self,
+        telemetry: sdk.SandboxTelemetry,
+        span: trace.Span,
+        *,
+        result: Any,
+        error: BaseException | None,
+        final_failure: Callable[[BaseException, int], bool] | None,
+    ) -> None:
+        """End the state's span unless a retry follows this failed attempt; then the execution's, if it ends."""
+        if error is not None:
+            if final_failure is not None and not final_failure(error, self.retry_count):
+                return
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[: sdk.MAX_ATTRIBUTE_LENGTH]))
+        span.end()
+        status = self._execution_status(result, error)
+        if status is not None:
+            self._write_execution(telemetry, status, error)
+
+    def _execution_status(self, result: Any, error: BaseException | None) -> str | None:
+        if error is not None:
+            failed = self.ends_execution.get("on_failure")
+            return failed if isinstance(failed, str) else None
+        status = self.ends_execution.get("on_success")
+        when = self.ends_execution.get("when")
+        if isinstance(when, Mapping) and not (
+            isinstance(result, Mapping) and all(result.get(key) == value for key, value in when.items())
+        ):
+            return None
+        return status if isinstance(status, str) else None
+
+    def _write_execution(self, telemetry: sdk.SandboxTelemetry, status: str, error: BaseException | None) -> None:
+        arn_parts = self.execution_arn.split(":")
+        attributes: dict[str, Any] = {
+            "aws.step_functions.execution.arn": self.execution_arn,
+            "aws.step_functions.execution.status": status,
+        }
+        if len(arn_parts) >= 8:
+            attributes["aws.step_functions.state_machine.name"] = arn_parts[6]
+            attributes["aws.step_functions.execution.name"] = arn_parts[7]
+        started_by = execution_started_by(self.execution_arn, self.state_input)
+        start_ms = self.entered_ms
+        if self.execution_start is not None:
+            try:
+                start_ms = min(epoch_ms(self.execution_start), start_ms)
+            except ValueError:
+                attributes["wikiroam.telemetry.start_error"] = (
+                    f"unreadable execution start {self.execution_start!r:.60}"
+                )
+        span = telemetry.start_span_with_id(
+            execution_span_id(self.execution_arn),
+            EXECUTION_SPAN_NAME,
+            trace_id=None if started_by else execution_trace_id(self.execution_arn),
+            context=trace.set_span_in_context(NonRecordingSpan(started_by)) if started_by else Context(),
+            kind=SpanKind.SERVER,
+            start_time=start_ms * _NS_PER_MS,
+            attributes=attributes,
+        )
+        if status != "SUCCEEDED":
+            # The error the execution fails with: the one a Catch put in the state's input, else this attempt's.
+            caught = self.state_input.get("error") if isinstance(self.state_input, Mapping) else None
+            caught = caught if isinstance(caught, Mapping) else {}
+            name = str(caught.get("Error") or (type(error).__name__ if error is not None else status))
+            cause = str(caught.get("Cause") or (error if error is not None else ""))[:_MAX_CAUSE_CHARS]
+            span.set_attribute("error.type", name)
+            span.add_event("exception", {"exception.type": name, "exception.message": cause})
+            span.set_status(Status(StatusCode.ERROR, f"{name}: {cause}".rstrip(": ")))
+        span.end()
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -123,26 +261,45 @@ def step_invocation(event: Any) -> EntrySpan:
     entered_time, retry_count = context.get("entered_time"), context.get("retry_count")
     attributes: dict[str, Any] = {}
     parent = None
+    state = None
+    retries = retry_count if isinstance(retry_count, int) and not isinstance(retry_count, bool) else None
     if isinstance(execution_arn, str) and isinstance(state_name, str) and isinstance(entered_time, str):
         attributes["aws.step_functions.execution.arn"] = execution_arn
         attributes["aws.step_functions.state.name"] = state_name
         try:
             parent = state_parent(execution_arn, state_name, entered_time, state_input)
+            execution_start, ends_execution = context.get("execution_start"), context.get("ends_execution")
+            state = StepState(
+                execution_arn,
+                state_name,
+                entered_time,
+                retry_count=retries or 0,
+                state_input=state_input,
+                execution_start=execution_start if isinstance(execution_start, str) else None,
+                ends_execution=ends_execution if isinstance(ends_execution, Mapping) else None,
+            )
         except ValueError:
             # An entered time we cannot read: the span still exists, as a root, and says why in its attributes.
             attributes["wikiroam.telemetry.parent_error"] = f"unreadable entered_time {entered_time!r:.60}"
-    if isinstance(retry_count, int) and not isinstance(retry_count, bool):
-        attributes["aws.step_functions.state.retry_count"] = retry_count
-    return EntrySpan(parent=parent, attributes=attributes)
+    if retries is not None:
+        attributes["aws.step_functions.state.retry_count"] = retries
+    return EntrySpan(parent=parent, attributes=attributes, state=state)
 
 
 def traced_handler(
-    describe: Callable[[Any], EntrySpan], *, trigger: Trigger, name: str, operation: str
+    describe: Callable[[Any], EntrySpan],
+    *,
+    trigger: Trigger,
+    name: str,
+    operation: str,
+    final_failure: Callable[[BaseException, int], bool] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Wrap a Lambda entry point in its FaaS span, and flush the invocation's spans when it ends, even failing.
 
     `name` is the span's name when the trigger gives none better (a stable name: physical function names
-    change per stack); `operation` its `operation.name`, which names its trace metrics.
+    change per stack); `operation` its `operation.name`, which names its trace metrics. For a Step Functions
+    task, `final_failure(error, retry_count)` says whether the state machine gives up on the state after this
+    error (no retry left): only then does a failed attempt write the state's span (every error, without it).
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -171,26 +328,56 @@ def traced_handler(
                     if len(parts) > 4 and parts[4].isdigit():
                         attributes["cloud.account.id"] = parts[4]
                 attributes.update(invocation.attributes)
-                with telemetry.tracer.start_as_current_span(
-                    invocation.name or name,
-                    context=invocation.parent,
-                    kind=invocation.kind,
-                    attributes=attributes,
-                    links=invocation.links,
-                    record_exception=False,
-                    set_status_on_exception=False,
-                ) as span:
-                    try:
-                        result = handler(event, context)
-                    except BaseException as error:
-                        sdk.record_error(error, span)
-                        raise
-                    if invocation.on_result is not None:
-                        invocation.on_result(span, result)
-                    return result
+                state, state_span = invocation.state, None
+                parent = invocation.parent
+                if state is not None:
+                    state_span = state.start(telemetry)
+                    parent = trace.set_span_in_context(state_span)
+                result: Any = None
+                failure: BaseException | None = None
+                try:
+                    with telemetry.tracer.start_as_current_span(
+                        invocation.name or name,
+                        context=parent,
+                        kind=invocation.kind,
+                        attributes=attributes,
+                        links=invocation.links,
+                        record_exception=False,
+                        set_status_on_exception=False,
+                    ) as span:
+                        try:
+                            result = handler(event, context)
+                        except BaseException as error:
+                            sdk.record_error(error, span)
+                            failure = error
+                            raise
+                        if invocation.on_result is not None:
+                            invocation.on_result(span, result)
+                finally:
+                    if state is not None and state_span is not None:
+                        _end_state(
+                            state, telemetry, state_span, result=result, failure=failure, final_failure=final_failure
+                        )
+                return result
             finally:
                 sdk.flush()
 
         return traced  # type: ignore[return-value]
 
     return decorate
+
+
+def _end_state(
+    state: StepState,
+    telemetry: sdk.SandboxTelemetry,
+    span: trace.Span,
+    *,
+    result: Any,
+    failure: BaseException | None,
+    final_failure: Callable[[BaseException, int], bool] | None,
+) -> None:
+    try:
+        state.end(telemetry, span, result=result, error=failure, final_failure=final_failure)
+    except Exception:
+        # The step's answer (or its own error) is what Step Functions must see: telemetry only logs.
+        logger.exception("could not write the spans of state %s", state.state_name)

@@ -17,7 +17,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from functions.contract import TRACE_KEY
 from functions.messages import execution_traceparent
-from functions.telemetry.ids import execution_trace_id, state_span_id
+from functions.telemetry.ids import execution_span_id, execution_trace_id, state_span_id
 
 if TYPE_CHECKING:
     from opentelemetry.propagators.composite import CompositePropagator
@@ -100,18 +100,33 @@ def extract_execution_trace(execution_arn: str) -> SpanContext | None:
     return span_context if span_context.is_valid else None
 
 
+def execution_started_by(execution_arn: str, state_input: Any = None) -> SpanContext | None:
+    """The span that started an execution (the trigger's StartExecution): `_trace` in the state's input, with
+    its `tracestate`, else the execution's name; None for an execution started without a trace."""
+    return extract_trace_carrier(state_input) or extract_execution_trace(execution_arn)
+
+
+def _execution_remote(execution_arn: str, state_input: Any, span_id: int) -> Context:
+    started_by = execution_started_by(execution_arn, state_input)
+    span_context = SpanContext(
+        trace_id=started_by.trace_id if started_by else execution_trace_id(execution_arn),
+        span_id=span_id,
+        is_remote=True,
+        trace_flags=started_by.trace_flags if started_by else TraceFlags(TraceFlags.SAMPLED),
+        trace_state=started_by.trace_state if started_by else None,
+    )
+    return trace.set_span_in_context(NonRecordingSpan(span_context))
+
+
 def state_parent(execution_arn: str, state_name: str, entered_time: str, state_input: Any) -> Context:
     """The context of the Step Functions state span a task invocation runs under.
 
     The trace is the one `_trace` in the state's input carries (with its `tracestate`), else the one in the
     execution's name, else one derived from the execution ARN.
     """
-    started_by = extract_trace_carrier(state_input) or extract_execution_trace(execution_arn)
-    span_context = SpanContext(
-        trace_id=started_by.trace_id if started_by else execution_trace_id(execution_arn),
-        span_id=state_span_id(execution_arn, state_name, entered_time),
-        is_remote=True,
-        trace_flags=started_by.trace_flags if started_by else TraceFlags(TraceFlags.SAMPLED),
-        trace_state=started_by.trace_state if started_by else None,
-    )
-    return trace.set_span_in_context(NonRecordingSpan(span_context))
+    return _execution_remote(execution_arn, state_input, state_span_id(execution_arn, state_name, entered_time))
+
+
+def execution_parent(execution_arn: str, state_input: Any = None) -> Context:
+    """The context of the execution's span, the parent of its state spans (same trace as `state_parent`)."""
+    return _execution_remote(execution_arn, state_input, execution_span_id(execution_arn))

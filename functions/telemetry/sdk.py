@@ -11,11 +11,12 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import Status, StatusCode
 
 from functions import __version__, settings
@@ -143,6 +144,31 @@ def resource_attributes(config: TelemetrySettings) -> dict[str, str | int]:
     return attributes
 
 
+class DerivedIdGenerator(RandomIdGenerator):
+    """Random ids, except for the span a step writes for its Step Functions state or execution: that span's id
+    (and, for an execution started without a trace, its trace's) is derived (`ids`), so that every attempt's
+    span and the shipper's spans name it as their parent."""
+
+    def __init__(self) -> None:
+        self._next = threading.local()
+
+    def generate_span_id(self) -> int:
+        """The id given to `derive`, once, in this thread; a random one otherwise."""
+        span_id: int | None = getattr(self._next, "span_id", None)
+        self._next.span_id = None
+        return span_id if span_id is not None else super().generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        """The trace id given to `derive`, once, in this thread; a random one otherwise."""
+        trace_id: int | None = getattr(self._next, "trace_id", None)
+        self._next.trace_id = None
+        return trace_id if trace_id is not None else super().generate_trace_id()
+
+    def derive(self, span_id: int | None, trace_id: int | None = None) -> None:
+        """The ids of the next span this thread starts (None: random)."""
+        self._next.span_id, self._next.trace_id = span_id, trace_id
+
+
 class SandboxTelemetry:
     """The sandbox's tracer provider, its buffering processor and the stdout exporter."""
 
@@ -151,10 +177,12 @@ class SandboxTelemetry:
         self.exporter = exporter if exporter is not None else StdoutSpanExporter()
         self.processor = BufferingSpanProcessor(self.exporter)
         # No atexit hook: Lambda freezes sandboxes rather than exiting them; every invocation flushes instead.
+        self.ids = DerivedIdGenerator()
         self.provider = TracerProvider(
             resource=Resource(resource_attributes(self.config)),
             shutdown_on_exit=False,
             span_limits=SpanLimits(max_attribute_length=MAX_ATTRIBUTE_LENGTH),
+            id_generator=self.ids,
         )
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(SERVICE_NAME, __version__)
@@ -165,6 +193,15 @@ class SandboxTelemetry:
     def flush(self) -> None:
         """Write every span ended since the last flush."""
         self.processor.force_flush()
+
+    def start_span_with_id(self, span_id: int, name: str, *, trace_id: int | None = None, **options: Any) -> trace.Span:
+        """A span (not made current) whose id is `span_id`, and whose trace is `trace_id` when it has no parent;
+        `options` are the tracer's `start_span` arguments."""
+        self.ids.derive(span_id, trace_id)
+        try:
+            return self.tracer.start_span(name, **options)
+        finally:
+            self.ids.derive(None)
 
 
 _telemetry: SandboxTelemetry | None = None

@@ -21,7 +21,11 @@ from wikiroam_cli.__main__ import main as wikiroam
 # "rivers" finds River, The Burning Rivers and Earth (640 backlinks: two backlinks requests, 26 batch writes).
 TERM = "rivers"
 EARTH = 1952
-STATES = ["CacheStart", "Claimed?", "CacheInfo", "Found?", "CacheBacklinks", "Cached"]
+# The task states' spans, which the steps write: the state machine logs at level ERROR, so its Choice and Succeed
+# states have none (wikiroam:stateMachineLogLevel ALL brings them back).
+STATES = ["CacheStart", "CacheInfo", "CacheBacklinks"]
+# A failed attempt: the shipper's span from the state machine's TaskFailed event.
+ATTEMPT_FAILED = "TaskFailed"
 STEP_FUNCTIONS = {"CacheStart": "cache-start", "CacheInfo": "cache-info", "CacheBacklinks": "cache-backlinks"}
 # Enough 429s to exhaust the wiki client's own retries once, so the step fails and Step Functions retries it.
 CLIENT_ATTEMPTS = inspect.signature(WikiClient).parameters["max_retries"].default + 1
@@ -87,7 +91,9 @@ def test_given_a_search_then_one_trace_holds_the_api_its_wiki_calls_and_the_sns_
     assert (api["kind"], api["parent_span_id"], api["attributes"]["http.route"]) == ("SERVER", None, "/api/search")
     assert api["service"].startswith("wikiroam/")
     assert len(wiki_calls) >= 1
-    assert [s["name"] for s in dynamodb] == ["DynamoDB.BatchGetItem"]
+    # The cached pages read at once, then each page to cache marked requested.
+    assert [s["name"] for s in dynamodb][:1] == ["DynamoDB.BatchGetItem"]
+    assert {s["name"] for s in dynamodb[1:]} <= {"DynamoDB.UpdateItem"}
     assert publish["attributes"]["messaging.system"] == "aws_sns"
     assert (trigger["kind"], trigger["parent_span_id"]) == ("CONSUMER", publish["span_id"])
 
@@ -103,7 +109,7 @@ def test_given_a_search_then_every_execution_and_state_hangs_under_the_trigger_t
     for execution in executions:
         assert execution["kind"] == "SERVER"
         assert execution["attributes"]["aws.step_functions.execution.status"] == "SUCCEEDED"
-        states = traced_search.children(execution)
+        states = [s for s in traced_search.children(execution) if s["name"] != ATTEMPT_FAILED]
         assert [s["name"] for s in sorted(states, key=lambda s: s["offset_ms"])] == STATES
         assert {s["kind"] for s in states} == {"INTERNAL"}
 
@@ -116,11 +122,14 @@ def test_given_a_rate_limited_backlinks_fetch_then_its_state_span_shows_the_retr
     ]
     (state,) = earth
     attempts = sorted(traced_search.children(state), key=lambda s: s["offset_ms"])
+    (failed,) = traced_search.named(ATTEMPT_FAILED)
 
     assert state["attributes"]["aws.step_functions.state.retry_count"] == 1
     assert state["status"]["code"] != "ERROR"
-    assert [e["name"] for e in state["events"]] == ["exception", "retry"]
-    assert state["events"][0]["attributes"]["exception.type"] == "WikiRateLimited"
+    assert [e["name"] for e in state["events"]] == ["retry"]
+    # The failed attempt, from the state machine's TaskFailed event, under the same execution's span.
+    assert failed["attributes"]["error.type"] == "WikiRateLimited"
+    assert failed["parent_span_id"] == state["parent_span_id"]
     assert [a["name"] for a in attempts] == ["cache-backlinks", "cache-backlinks"]
     assert [a["attributes"]["aws.step_functions.state.retry_count"] for a in attempts] == [0, 1]
     assert [a["status"]["code"] for a in attempts] == ["ERROR", "UNSET"]
@@ -152,7 +161,14 @@ def test_given_a_search_then_the_trace_has_no_span_whose_parent_is_missing_and_n
 ):
     known = traced_search.by_id()
     orphans = [s["name"] for s in traced_search.spans if s["parent_span_id"] and s["parent_span_id"] not in known]
-    pipeline = {"cache-trigger", "StepFunctions.Execution", "SFN.StartExecution", *STATES, *STEP_FUNCTIONS.values()}
+    pipeline = {
+        "cache-trigger",
+        "StepFunctions.Execution",
+        "SFN.StartExecution",
+        ATTEMPT_FAILED,
+        *STATES,
+        *STEP_FUNCTIONS.values(),
+    }
     elsewhere = [
         (trace_id, span.name)
         for trace_id in local_stack.traces.trace_ids()
@@ -175,12 +191,13 @@ def test_given_a_search_then_the_json_views_list_and_return_its_trace(traced_sea
     assert listed.status_code == 200
     (summary,) = [t for t in listed.json()["traces"] if t["trace_id"] == traced_search.trace_id]
     errors = [s["name"] for s in traced_search.spans if s["status"]["code"] == "ERROR"]
-    # The first CacheBacklinks attempt on Earth, and its wiki request that ran out of retries.
-    assert sorted(errors) == ["GET", "cache-backlinks"]
+    # The first CacheBacklinks attempt on Earth (its span, and the state machine's TaskFailed), and its wiki
+    # request that ran out of retries.
+    assert sorted(errors) == ["GET", ATTEMPT_FAILED, "cache-backlinks"]
     assert (summary["root_span_name"], summary["span_count"], summary["error_count"]) == (
         "GET /api/search",
         len(traced_search.spans),
-        2,
+        3,
     )
     assert detail.status_code == 200
     assert Counter(s["span_id"] for s in detail.json()["spans"]) == Counter(s["span_id"] for s in traced_search.spans)
@@ -208,10 +225,10 @@ def test_given_a_search_then_wikiroam_trace_prints_its_waterfall_from_cloudwatch
 
     lines = capsys.readouterr().out.splitlines()
     assert status == 0
-    assert lines[0].startswith(f"trace {traced_search.trace_id}: {len(traced_search.spans)} spans, 2 errors")
+    assert lines[0].startswith(f"trace {traced_search.trace_id}: {len(traced_search.spans)} spans, 3 errors")
     assert len(lines) == 1 + len(traced_search.spans)
     assert lines[1].startswith("GET /api/search ")
-    assert sum("! " in line for line in lines[1:]) == 2
+    assert sum("! " in line for line in lines[1:]) == 3
     # Nesting: the execution spans sit deeper than the trigger that started them.
     indent = {line.strip().split("  ")[0]: len(line) - len(line.lstrip()) for line in lines[1:]}
     assert indent["cache-trigger"] < indent["StepFunctions.Execution"] < indent["CacheBacklinks"]

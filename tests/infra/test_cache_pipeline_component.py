@@ -14,13 +14,14 @@ def function_arn(component: str) -> str:
     return f"arn:aws:lambda:us-east-1:123456789012:function:{component}-function-1a2b3c4"
 
 
-def test_given_each_stack_then_the_state_machine_is_express_and_logs_every_event_without_data_to_its_own_group(
+def test_given_each_stack_then_the_state_machine_is_express_and_logs_its_errors_without_data_to_its_own_group(
     deployment,
 ):
     machine = deployment.named("wikiroam-cache-state-machine").inputs
     assert machine["type"] == "EXPRESS"
     logging = machine["loggingConfiguration"]
-    assert logging["level"] == "ALL"
+    # The steps write the state and execution spans; the failures come from the state machine's ERROR events.
+    assert logging["level"] == "ERROR"
     assert logging["includeExecutionData"] is False
     log_group = "wikiroam-cache-executions-logs-1a2b3c4"
     assert logging["logDestination"] == f"arn:aws:logs:us-east-1:123456789012:log-group:{log_group}:*"
@@ -97,4 +98,10 @@ def test_given_the_dead_letter_queue_then_it_keeps_messages_for_two_weeks_encryp
 def test_given_execution_data_in_logs_on_then_the_state_machine_logs_each_states_input_and_output():
     deployment = run_program("dev", {"wikiroam:executionDataInLogs": True})
     logging = deployment.named("wikiroam-cache-state-machine").inputs["loggingConfiguration"]
-    assert (logging["level"], logging["includeExecutionData"]) == ("ALL", True)
+    assert (logging["level"], logging["includeExecutionData"]) == ("ERROR", True)
+
+
+def test_given_the_log_level_all_then_the_state_machine_logs_every_event_for_debugging():
+    deployment = run_program("dev", {"wikiroam:stateMachineLogLevel": "ALL"})
+    logging = deployment.named("wikiroam-cache-state-machine").inputs["loggingConfiguration"]
+    assert (logging["level"], logging["includeExecutionData"]) == ("ALL", False)

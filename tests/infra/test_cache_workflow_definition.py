@@ -72,15 +72,31 @@ def test_given_each_task_then_it_invokes_its_function_with_the_state_input_and_c
     state = TASKS[task]
     assert state["Resource"] == LAMBDA_INVOKE
     assert state["Parameters"]["FunctionName"] == ARNS[arn]
-    assert state["Parameters"]["Payload"] == {
-        "input.$": "$",
-        "context": {
-            "execution_id.$": "$$.Execution.Id",
-            "state_name.$": "$$.State.Name",
-            "entered_time.$": "$$.State.EnteredTime",
-            "retry_count.$": "$$.State.RetryCount",
-        },
+    payload = dict(state["Parameters"]["Payload"])
+    assert payload.pop("context") | {"ends_execution": None} == {
+        "execution_id.$": "$$.Execution.Id",
+        "state_name.$": "$$.State.Name",
+        "entered_time.$": "$$.State.EnteredTime",
+        "retry_count.$": "$$.State.RetryCount",
+        "execution_start.$": "$$.Execution.StartTime",
+        "ends_execution": None,
     }
+    assert payload == {"input.$": "$"}
+
+
+@pytest.mark.parametrize(
+    ("task", "ends"),
+    [
+        ("CacheStart", {"on_success": "SUCCEEDED", "when": {"proceed": False}}),
+        ("CacheInfo", {"on_success": "SUCCEEDED", "when": {"found": False}}),
+        ("CacheBacklinks", {"on_success": "SUCCEEDED"}),
+        ("RecordFailure", {"on_success": "FAILED", "on_failure": "FAILED"}),
+        ("RecordStepFailure", {"on_success": "FAILED", "on_failure": "FAILED"}),
+    ],
+)
+def test_given_each_task_then_its_payload_says_when_its_state_ends_the_execution(task, ends):
+    # The step writes the execution's span then: at log level ERROR no event says a successful execution ended.
+    assert STATES[task]["Parameters"]["Payload"]["context"]["ends_execution"] == ends
 
 
 def test_given_the_payload_shape_then_the_functions_parser_accepts_what_step_functions_sends():
@@ -92,6 +108,8 @@ def test_given_the_payload_shape_then_the_functions_parser_accepts_what_step_fun
             "state_name": "CacheStart",
             "entered_time": "2026-11-27T19:08:13.192Z",
             "retry_count": 0,
+            "execution_start": "2026-11-27T19:08:13.101Z",
+            "ends_execution": {"on_success": "SUCCEEDED", "when": {"proceed": False}},
         },
     }
     assert set(payload["context"]) == {
@@ -152,7 +170,9 @@ def test_given_a_caught_failure_then_the_start_function_records_it_with_the_erro
     payload = state["Parameters"]["Payload"]
     assert payload["operation"] == "record_failure"
     assert payload["input.$"] == "$"  # the Catch's ResultPath put the error at $.error, beside the page
-    assert payload["context"] == TASKS["CacheStart"]["Parameters"]["Payload"]["context"]
+    assert payload["context"] | {"ends_execution": None} == TASKS["CacheStart"]["Parameters"]["Payload"]["context"] | {
+        "ends_execution": None
+    }
     # Its result and its own failure go beside $.error, which the Fail state reads.
     assert state["ResultPath"] not in ("$", "$.error")
     assert state["Retry"] == TASKS["CacheStart"]["Retry"]

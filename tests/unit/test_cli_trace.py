@@ -161,11 +161,12 @@ def test_given_span_lines_and_execution_events_in_the_logs_then_it_prints_the_tr
         carrier = telemetry.trace_carrier()
     telemetry.flush()
     arn = "arn:aws:states:us-east-1:123456789012:execution:wikiroam-cache:1952-m1"
+    # An execution that timed out (level ALL): the one execution whose span the shipper writes, as no step ends it.
     events = [
         {"type": "ExecutionStarted", "details": {"input": json.dumps({"_trace": carrier})}},
-        {"type": "TaskStateEntered", "details": {"name": "CacheStart"}},
-        {"type": "TaskStateExited", "details": {"name": "CacheStart"}},
-        {"type": "ExecutionSucceeded", "details": {}},
+        {"type": "ChoiceStateEntered", "details": {"name": "Claimed?"}},
+        {"type": "ChoiceStateExited", "details": {"name": "Claimed?"}},
+        {"type": "ExecutionTimedOut", "details": {"error": "States.Timeout"}},
     ]
     messages = [
         json.dumps(
@@ -186,10 +187,10 @@ def test_given_span_lines_and_execution_events_in_the_logs_then_it_prints_the_tr
 
     out = capsys.readouterr().out.splitlines()
     assert status == 0
-    assert out[0].startswith(f"trace {TRACE}: 4 spans, 0 errors")
+    assert out[0].startswith(f"trace {TRACE}: 4 spans, 1 error")
     names = [name_column(line) for line in out[1:]]
     # The execution span (from the state machine's events) hangs under the span that started it.
-    assert names == ["GET /api/search", "  SFN.StartExecution", "    StepFunctions.Execution", "      CacheStart"]
+    assert names == ["GET /api/search", "  SFN.StartExecution", "    StepFunctions.Execution", "      Claimed?"]
 
 
 def test_given_no_span_of_the_trace_then_it_names_the_groups_and_window_searched(logs, capsys):

@@ -145,103 +145,113 @@ def test_given_an_event_that_is_not_a_subscription_batch_then_invalid_log_batch(
 # --- Step Functions events -> spans
 
 
-def test_given_a_whole_execution_then_an_execution_span_under_start_execution_and_one_span_per_state():
+NAMED = f"arn:aws:states:us-east-1:123456789012:express:wikiroam-cache:1000-{TRACEPARENT}:3f2c5a1e"
+
+
+def test_given_a_whole_execution_at_level_all_then_spans_for_the_states_no_step_writes_and_the_failed_attempt():
     spans, unpaired = spans_of(execution_with_a_retry())
     assert unpaired == 0
-    assert set(spans) == {"StepFunctions.Execution", "CacheStart", "Claimed?", "CacheInfo", "Cached"}
-    execution = spans["StepFunctions.Execution"]
-    assert execution.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
-    assert execution.parent_span_id.hex() == "b7ad6b7169203331"
-    assert int.from_bytes(execution.span_id, "big") == telemetry.execution_span_id(ARN)
-    assert (execution.start_time_unix_nano, execution.end_time_unix_nano) == (T0 * 10**6, (T0 + 2403) * 10**6)
-    for name, entered in (
-        ("CacheStart", T0 + 10),
-        ("Claimed?", T0 + 82),
-        ("CacheInfo", T0 + 84),
-        ("Cached", T0 + 2402),
-    ):
+    # The task states' spans and the execution's are the steps' own (telemetry.StepState): none is written twice.
+    assert set(spans) == {"Claimed?", "Cached", "TaskFailed"}
+    execution_id = telemetry.execution_span_id(ARN).to_bytes(8, "big")
+    for name, entered in (("Claimed?", T0 + 82), ("Cached", T0 + 2402)):
         state = spans[name]
-        assert state.trace_id == execution.trace_id
-        assert state.parent_span_id == execution.span_id
+        assert state.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert state.parent_span_id == execution_id
         assert int.from_bytes(state.span_id, "big") == telemetry.state_span_id(ARN, name, str(entered))
-    assert spans["CacheStart"].end_time_unix_nano == (T0 + 81) * 10**6
+    assert spans["Claimed?"].end_time_unix_nano == (T0 + 83) * 10**6
 
 
-def test_given_a_state_span_then_its_id_is_the_parent_the_step_function_computed_from_its_context():
+def test_given_a_failed_attempt_at_level_all_then_an_error_span_under_the_state_span_the_step_derives():
     spans, _ = spans_of(execution_with_a_retry())
+    failed = spans["TaskFailed"]
     # The step function sees EnteredTime as an ISO string; both sides must land on the same id.
-    entered_iso = "2026-11-27T19:08:59.010Z"
-    assert telemetry.epoch_ms(entered_iso) == T0 + 10
-    step_parent = telemetry.state_span_id(ARN, "CacheStart", entered_iso)
-    assert int.from_bytes(spans["CacheStart"].span_id, "big") == step_parent
+    entered_iso = "2026-11-27T19:08:59.084Z"
+    assert telemetry.epoch_ms(entered_iso) == T0 + 84
+    assert int.from_bytes(failed.parent_span_id, "big") == telemetry.state_span_id(ARN, "CacheInfo", entered_iso)
+    assert failed.status.code == Status.STATUS_CODE_ERROR
+    assert attributes(failed)["error.type"] == "WikiUnavailable"
+    assert attributes(failed)["aws.step_functions.state.name"] == "CacheInfo"
+    assert attributes(failed)["aws.step_functions.state.retry_count"] == 0
+    assert (failed.start_time_unix_nano, failed.end_time_unix_nano) == ((T0 + 85) * 10**6, (T0 + 300) * 10**6)
+    assert [e.name for e in failed.events] == ["exception"]
 
 
-def test_given_a_retried_state_then_one_span_with_the_failure_and_the_retry_as_events_and_no_error():
-    spans, _ = spans_of(execution_with_a_retry())
-    info = spans["CacheInfo"]
-    assert [e.name for e in info.events] == ["exception", "retry"]
-    failure, retry = info.events
-    assert attributes(failure)["exception.type"] == "WikiUnavailable"
-    assert attributes(retry)["aws.step_functions.state.retry_count"] == 1
-    assert attributes(info)["aws.step_functions.state.retry_count"] == 1
-    assert info.status.code == Status.STATUS_CODE_UNSET
+def test_given_a_retried_attempt_at_level_error_then_one_error_span_under_the_execution_in_the_names_trace():
+    # Level ERROR: a state that fails once and then succeeds leaves one event, which names no state.
+    messages = [machine_event(11, "TaskFailed", T0 + 300, arn=NAMED, error="WikiRateLimited", cause="429")]
+    spans, unpaired = spans_of(messages)
+    assert unpaired == 0
+    (failed,) = spans.values()
+    assert failed.name == "TaskFailed"
+    assert failed.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert int.from_bytes(failed.parent_span_id, "big") == telemetry.execution_span_id(NAMED)
+    assert attributes(failed)["error.type"] == "WikiRateLimited"
+    assert failed.status.code == Status.STATUS_CODE_ERROR
 
 
-def test_given_a_failed_execution_then_the_state_and_the_execution_are_errors():
+def test_given_a_failed_execution_at_level_error_then_the_failed_attempt_and_the_fail_state_are_errors():
     messages = [
-        machine_event(1, "ExecutionStarted", T0, input=STATE_INPUT),
-        machine_event(2, "TaskStateEntered", T0 + 1, name="CacheInfo", input=STATE_INPUT),
-        machine_event(3, "TaskScheduled", T0 + 2),
-        machine_event(4, "TaskFailed", T0 + 3, error="ClaimLost", cause="page 1000 is no longer claimed"),
-        machine_event(5, "TaskStateExited", T0 + 4, name="CacheInfo", output=STATE_INPUT),
-        machine_event(6, "FailStateEntered", T0 + 5, name="CachingFailed", input=STATE_INPUT),
-        machine_event(7, "ExecutionFailed", T0 + 6, error="ClaimLost", cause="page 1000 is no longer claimed"),
+        machine_event(4, "TaskFailed", T0 + 3, arn=NAMED, error="ClaimLost", cause="page 1000 is no longer claimed"),
+        machine_event(9, "FailStateEntered", T0 + 5, arn=NAMED, name="CachingFailed"),
+        machine_event(10, "ExecutionFailed", T0 + 6, arn=NAMED, error="ClaimLost", cause="page 1000 is not claimed"),
     ]
     spans, unpaired = spans_of(messages)
     assert unpaired == 0
-    assert spans["CacheInfo"].status.code == Status.STATUS_CODE_ERROR
-    assert attributes(spans["CacheInfo"])["error.type"] == "ClaimLost"
+    # The execution's span is RecordFailure's (it ends the execution): not written here.
+    assert set(spans) == {"TaskFailed", "CachingFailed"}
+    assert attributes(spans["TaskFailed"])["error.type"] == "ClaimLost"
     # A Fail state has no Exited event: it ends with the execution.
-    assert spans["CachingFailed"].end_time_unix_nano == (T0 + 6) * 10**6
+    failed = spans["CachingFailed"]
+    assert failed.end_time_unix_nano == (T0 + 6) * 10**6
+    assert failed.status.code == Status.STATUS_CODE_ERROR
+    assert "ClaimLost" in failed.status.message
+    assert int.from_bytes(failed.parent_span_id, "big") == telemetry.execution_span_id(NAMED)
+
+
+def test_given_an_execution_that_timed_out_then_the_shipper_writes_its_span_under_start_execution():
+    messages = [
+        machine_event(7, "TaskTimedOut", T0 + 290_000, arn=NAMED, error="States.Timeout"),
+        machine_event(8, "ExecutionTimedOut", T0 + 300_000, arn=NAMED, error="States.Timeout"),
+    ]
+    spans, _ = spans_of(messages)
     execution = spans["StepFunctions.Execution"]
+    assert int.from_bytes(execution.span_id, "big") == telemetry.execution_span_id(NAMED)
+    assert execution.parent_span_id.hex() == "b7ad6b7169203331"
     assert execution.status.code == Status.STATUS_CODE_ERROR
-    assert "ClaimLost" in execution.status.message
-    assert attributes(execution)["aws.step_functions.execution.status"] == "FAILED"
+    assert attributes(execution)["aws.step_functions.execution.status"] == "TIMEDOUT"
+    assert spans["TaskTimedOut"].parent_span_id == execution.span_id
 
 
-def test_given_a_batch_with_half_an_execution_then_only_complete_states_become_spans_and_the_rest_is_counted():
+def test_given_a_batch_with_half_a_state_then_only_complete_states_become_spans_and_the_rest_is_counted():
     messages = execution_with_a_retry()
-    first, second = messages[:10], messages[10:]
+    first, second = messages[:7], messages[7:]  # Claimed? entered in the first, exited in the second
     spans, unpaired = spans_of(first)
-    assert set(spans) == {"CacheStart", "Claimed?"}
-    assert unpaired == 2  # ExecutionStarted without its end, CacheInfo entered without its exit
+    assert set(spans) == set()
+    assert unpaired == 1
     spans, unpaired = spans_of(second)
-    assert set(spans) == {"Cached"}
-    assert unpaired == 2  # CacheInfo exited without its entry, ExecutionSucceeded without its start
+    assert set(spans) == {"TaskFailed", "Cached"}
+    assert unpaired == 1
     assert spans["Cached"].trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-def test_given_events_without_execution_data_then_the_name_carries_the_trace_and_every_state_keeps_its_parent():
-    named = f"arn:aws:states:us-east-1:123456789012:express:wikiroam-cache:1000-{TRACEPARENT}:3f2c5a1e"
+def test_given_events_without_execution_data_then_the_name_carries_the_trace_and_every_span_keeps_its_parent():
     data = {"input", "output", "parameters"}
     messages = []
     for message in execution_with_a_retry():
         event = json.loads(message)
-        event["execution_arn"] = named
+        event["execution_arn"] = NAMED
         event["details"] = {k: v for k, v in event["details"].items() if k not in data}
         messages.append(json.dumps(event))
     spans, unpaired = spans_of(messages)
     assert unpaired == 0
-    assert set(spans) == {"StepFunctions.Execution", "CacheStart", "Claimed?", "CacheInfo", "Cached"}
-    execution = spans["StepFunctions.Execution"]
-    assert execution.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
-    assert execution.parent_span_id.hex() == "b7ad6b7169203331"
-    for name in ("CacheStart", "Claimed?", "CacheInfo", "Cached"):
-        assert (spans[name].trace_id, spans[name].parent_span_id) == (execution.trace_id, execution.span_id)
-    # The retry and its failure are still on the state: they come from the events' types and error details.
-    retried = spans["CacheInfo"]
-    assert [e.name for e in retried.events] == ["exception", "retry"]
-    assert attributes(retried)["aws.step_functions.state.retry_count"] == 1
+    assert set(spans) == {"Claimed?", "TaskFailed", "Cached"}
+    execution_id = telemetry.execution_span_id(NAMED).to_bytes(8, "big")
+    for name in ("Claimed?", "Cached"):
+        assert spans[name].trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert spans[name].parent_span_id == execution_id
+    entered = telemetry.state_span_id(NAMED, "CacheInfo", str(T0 + 84))
+    assert int.from_bytes(spans["TaskFailed"].parent_span_id, "big") == entered
 
 
 def test_given_an_execution_started_without_trace_then_its_spans_share_the_execution_derived_trace():
@@ -254,7 +264,7 @@ def test_given_an_execution_started_without_trace_then_its_spans_share_the_execu
     ]
     spans, _ = spans_of(messages)
     assert {int.from_bytes(s.trace_id, "big") for s in spans.values()} == {telemetry.execution_trace_id(ARN)}
-    assert spans["StepFunctions.Execution"].parent_span_id == b""
+    assert int.from_bytes(spans["Cached"].parent_span_id, "big") == telemetry.execution_span_id(ARN)
 
 
 def test_given_messages_that_are_not_state_machine_events_then_they_are_ignored():
@@ -496,7 +506,7 @@ def test_given_a_batch_when_the_handler_runs_then_the_receiver_gets_the_same_spa
         *(LogEvent(str(i + 2), T0, m) for i, m in enumerate(execution_with_a_retry())),
     ]
     result = shipper_handler.handler(encode_awslogs("wikiroam-cache-info-logs", "s", events), LambdaContext())
-    assert result["spans_shipped"] == 3 + 5
+    assert result["spans_shipped"] == 3 + 3  # the span lines', and Claimed?, TaskFailed and Cached
     assert result["spans_dropped"] == 0
     ((path, content_type, key, body),) = Receiver.received
     assert (path, content_type, key) == ("/v1/traces", "application/x-protobuf", "secret")
@@ -506,4 +516,4 @@ def test_given_a_batch_when_the_handler_runs_then_the_receiver_gets_the_same_spa
     # The shipper prints its metric line, and never a span line of its own (no loop through its logs).
     output = capsys.readouterr().out
     assert telemetry.SPAN_MARKER not in output
-    assert json.loads(output.splitlines()[-1])["SpansShipped"] == 8
+    assert json.loads(output.splitlines()[-1])["SpansShipped"] == 6

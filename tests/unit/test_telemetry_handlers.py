@@ -145,6 +145,117 @@ def test_given_a_task_with_trace_in_its_input_then_the_step_and_its_dynamodb_cal
     assert (claim.trace_id, claim.parent_span_id) == (step.trace_id, step.span_id)
 
 
+NAMED_EXECUTION = (
+    "arn:aws:states:us-east-1:123456789012:express:wikiroam-cache:"
+    "1000-00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01:3f2c5a1e"
+)
+
+
+def task_event(state_name: str = "CacheBacklinks", retry_count: int = 0, **context) -> dict:
+    """A task payload as the state machine sends it (no `_trace` in the input: the trace is in the name)."""
+    return {
+        "input": {"page": {"pageid": 1000, "title": "Zürich"}, "reason": "search"},
+        "context": {
+            "execution_id": NAMED_EXECUTION,
+            "state_name": state_name,
+            "entered_time": "2026-11-27T19:08:59.613Z",
+            "retry_count": retry_count,
+            "execution_start": "2026-11-27T19:08:59.500Z",
+            **context,
+        },
+    }
+
+
+def failing_step(error: Exception):
+    """A step that raises `error`, for which Step Functions retries WikiUnavailable up to its first retry."""
+
+    @telemetry.traced_handler(
+        telemetry.step_invocation,
+        trigger="other",
+        name="cache-backlinks",
+        operation=telemetry.STEP_OPERATION,
+        final_failure=lambda failure, retry_count: not isinstance(failure, WikiUnavailable) or retry_count >= 1,
+    )
+    def step(event, context):
+        raise error
+
+    return step
+
+
+def test_given_a_task_that_ends_its_execution_then_the_step_writes_its_state_span_and_the_executions(span_log):
+    @telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-backlinks", operation="x")
+    def step(event, context):
+        return {"complete": True}
+
+    step(task_event(ends_execution={"on_success": "SUCCEEDED"}), LambdaContext())
+    faas, state, execution = (
+        span_log.named(n) for n in ("cache-backlinks", "CacheBacklinks", telemetry.EXECUTION_SPAN_NAME)
+    )
+    state_id = telemetry.state_span_id(NAMED_EXECUTION, "CacheBacklinks", "2026-11-27T19:08:59.613Z")
+    assert int.from_bytes(state.span_id, "big") == state_id
+    assert faas.parent_span_id == state.span_id
+    assert state.parent_span_id == execution.span_id
+    assert int.from_bytes(execution.span_id, "big") == telemetry.execution_span_id(NAMED_EXECUTION)
+    # The execution is the child of the trigger's StartExecution span, whose traceparent its name carries.
+    assert execution.parent_span_id.hex() == "b7ad6b7169203331"
+    assert {s.trace_id.hex() for s in (faas, state, execution)} == {"4bf92f3577b34da6a3ce929d0e0e4736"}
+    assert state.start_time_unix_nano == telemetry.epoch_ms("2026-11-27T19:08:59.613Z") * 10**6
+    assert execution.start_time_unix_nano == telemetry.epoch_ms("2026-11-27T19:08:59.500Z") * 10**6
+    assert state.end_time_unix_nano >= faas.end_time_unix_nano
+    assert execution.kind == Span.SPAN_KIND_SERVER
+    assert attributes(state)["aws.step_functions.state.type"] == "Task"
+    assert attributes(execution)["aws.step_functions.execution.status"] == "SUCCEEDED"
+
+
+def test_given_a_choice_after_the_task_then_the_execution_span_only_when_the_result_takes_the_ending_branch(
+    span_log,
+):
+    @telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-start", operation="x")
+    def step(event, context):
+        return {"proceed": event["input"]["reason"] == "search"}
+
+    ends = {"on_success": "SUCCEEDED", "when": {"proceed": False}}
+    step(task_event("CacheStart", ends_execution=ends), LambdaContext())
+    assert [s.name for s in span_log.spans()] == ["cache-start", "CacheStart"]
+    cached = task_event("CacheStart", ends_execution=ends)
+    cached["input"]["reason"] = "page"
+    step(cached, LambdaContext())
+    assert [s.name for s in span_log.spans()][2:] == ["cache-start", "CacheStart", telemetry.EXECUTION_SPAN_NAME]
+
+
+def test_given_a_failed_attempt_that_step_functions_retries_then_no_state_span_until_the_attempt_that_ends_it(
+    span_log,
+):
+    with pytest.raises(WikiUnavailable):
+        failing_step(WikiUnavailable("503"))(task_event(), LambdaContext())
+    assert [s.name for s in span_log.spans()] == ["cache-backlinks"]
+    with pytest.raises(WikiUnavailable):
+        failing_step(WikiUnavailable("503"))(task_event(retry_count=1), LambdaContext())
+    first, last, state = span_log.spans()
+    assert (first.parent_span_id, last.parent_span_id) == (state.span_id, state.span_id)
+    assert state.status.code == Status.STATUS_CODE_ERROR
+    assert attributes(state)["error.type"] == "WikiUnavailable"
+    assert attributes(state)["aws.step_functions.state.retry_count"] == 1
+    assert [e.name for e in state.events] == ["retry"]
+
+
+def test_given_a_recorder_that_ends_a_failed_execution_then_the_execution_span_is_an_error_naming_the_step_error(
+    span_log,
+):
+    @telemetry.traced_handler(telemetry.step_invocation, trigger="other", name="cache-start", operation="x")
+    def record_failure(event, context):
+        return {"recorded": True}
+
+    event = task_event("RecordFailure", ends_execution={"on_success": "FAILED", "on_failure": "FAILED"})
+    event["input"]["error"] = {"Error": "Sandbox.Timedout", "Cause": "Task timed out after 30.00 seconds"}
+    record_failure(event, LambdaContext())
+    execution = span_log.named(telemetry.EXECUTION_SPAN_NAME)
+    assert execution.status.code == Status.STATUS_CODE_ERROR
+    assert attributes(execution)["error.type"] == "Sandbox.Timedout"
+    assert attributes(execution)["aws.step_functions.execution.status"] == "FAILED"
+    assert span_log.named("RecordFailure").status.code == Status.STATUS_CODE_UNSET
+
+
 # --- the wiki client
 
 
