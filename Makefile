@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 
-.PHONY: dev test lint pr lock system-deps bench clean
+.PHONY: dev test lint pr lock system-deps bench clean redrive
 
 # The virtualenv, synced to the pinned requirements; redone whenever they change.
 $(SYNCED): requirements/dev.txt pyproject.toml
@@ -21,6 +21,11 @@ $(SYNCED): requirements/dev.txt pyproject.toml
 ## dev: run all of WikiRoam locally (sample wiki, moto, the deployed program, gateway) at http://127.0.0.1:$${WIKIROAM_PORT:-8000}
 dev: $(SYNCED)
 	@$(BIN)/python -m local
+
+## redrive: on the running local stack (make dev), re-request the pages left failed, stalled or never claimed, and
+## replay the dead-letter queue (ARGS="--dry-run", "--include-partial"; `wikiroam redrive --help` for AWS stacks)
+redrive: $(SYNCED)
+	@$(BIN)/wikiroam redrive --local http://127.0.0.1:$${WIKIROAM_PORT:-8000} $(ARGS)
 
 ## system-deps: the Debian packages the tests need (a real MediaWiki, PHP)
 system-deps:

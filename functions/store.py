@@ -324,6 +324,25 @@ class PageStore:
                 return
             request["ExclusiveStartKey"] = last
 
+    def reopen_partial(self, pageid: int, error: str, now: float) -> bool:
+        """Mark a partial page failed with `error`, so a new run may claim it and resume; False if not partial."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pageid": _n(pageid)},
+                UpdateExpression="SET backlinks_status = :failed, caching_error = :error, failed_at = :now",
+                ConditionExpression="backlinks_status = :partial",
+                ExpressionAttributeValues={
+                    ":failed": _s("failed"),
+                    ":partial": _s("partial"),
+                    ":error": _s(error),
+                    ":now": _n(now),
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def mark_gap(self, pageid: int, cached_count: int, error: str, now: float) -> bool:
         """Mark a complete page failed with `error` (its backlinks differ from the wiki's), unless it changed since.
 

@@ -2,6 +2,8 @@
 
 Commands:
   trace <trace-id>   print one trace, read from CloudWatch Logs, as a text waterfall
+  redrive            re-request the pages the cache pipeline left failed or stalled, and replay its DLQ
+  gaps               compare sampled cached pages' backlink counts with the wiki's, and mark the gaps
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per operation."""
     parser = argparse.ArgumentParser(prog="wikiroam", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="<command>")
-    # Room for more operator commands (ROADMAP: `redrive`) as further subparsers.
     trace = commands.add_parser(
         "trace",
         help="print one trace, read from CloudWatch Logs, as a text waterfall",
@@ -70,7 +71,65 @@ def build_parser() -> argparse.ArgumentParser:
         help="discover the program's log groups by this name prefix (default: wikiroam-)",
     )
     trace.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _add_redrive_parsers(commands)
     return parser
+
+
+def _add_stack_arguments(command: argparse.ArgumentParser) -> None:
+    where = command.add_argument_group(
+        "which stack", "default: the selected Pulumi stack's outputs (`pulumi stack output --json`)"
+    )
+    where.add_argument(
+        "--local",
+        nargs="?",
+        const="http://127.0.0.1:8000",
+        default=None,
+        metavar="GATEWAY",
+        help="the local stack (`make dev`), found through its gateway (default http://127.0.0.1:8000)",
+    )
+    where.add_argument("--stack", default=None, help="the Pulumi stack whose outputs to read")
+    where.add_argument("--pages-table", default=None, help="the pages table (with --topic-arn: no Pulumi needed)")
+    where.add_argument("--topic-arn", default=None, help="the cache request topic")
+    where.add_argument("--dlq-url", default=None, help="the cache requests' dead-letter queue")
+    where.add_argument("--region", default=None, help="the AWS region (default: the AWS configuration's)")
+    where.add_argument("--endpoint-url", default=None, help="an AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS)")
+    command.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    command.add_argument("--quiet", action="store_true", help="no progress bars on stderr")
+
+
+def _add_redrive_parsers(commands: Any) -> None:
+    redrive = commands.add_parser(
+        "redrive",
+        help="re-request failed and stalled pages, and replay the dead-letter queue",
+        description="Re-request the pages the cache pipeline left failed, stalled (claim expired) or requested "
+        "but never claimed, by publishing the api's cache request; report partial pages apart; replay the "
+        "dead-letter queue's requests to the topic (each message deleted once published).",
+    )
+    _add_stack_arguments(redrive)
+    redrive.add_argument(
+        "--include-partial",
+        action="store_true",
+        help="also reopen partial pages (more backlinks than wikiroam:maxBacklinks): useful after raising it",
+    )
+    redrive.add_argument("--no-dlq", action="store_true", help="leave the dead-letter queue alone")
+    redrive.add_argument(
+        "--max-messages", type=int, default=1000, help="dead-letter messages replayed at most (default 1000)"
+    )
+    gaps = commands.add_parser(
+        "gaps",
+        help="compare sampled cached pages' backlink counts with the wiki's own; mark the gaps failed",
+        description="Sample complete pages, list each one's backlinks on the wiki as the pipeline does (within "
+        "--max-requests wiki requests in all), and mark a page whose cached count differs failed with "
+        "caching_error BacklinksGap: the next view, or `wikiroam redrive`, caches it again.",
+    )
+    _add_stack_arguments(gaps)
+    gaps.add_argument("--sample", type=int, default=20, help="complete pages to compare (default 20)")
+    gaps.add_argument("--max-requests", type=int, default=50, help="wiki requests at most, in all (default 50)")
+    gaps.add_argument(
+        "--wiki-api-url", default=None, help="the wiki's api.php (default: the local stack's, or English Wikipedia)"
+    )
+    gaps.add_argument("--contact", default="wikiroam gaps (operator)", help="who runs this, for the User-Agent")
+    gaps.add_argument("--seed", type=int, default=None, help="seed the sample, to compare the same pages again")
 
 
 def _logs_client(region: str | None, endpoint_url: str | None) -> Any:
@@ -149,6 +208,97 @@ def _human(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def _targets(args: argparse.Namespace) -> Any:
+    from wikiroam_cli.redrive import StackTargets, local_targets, pulumi_targets
+
+    if args.pages_table and args.topic_arn:
+        return StackTargets(args.pages_table, args.topic_arn, args.dlq_url, args.endpoint_url, args.region)
+    if args.local:
+        return local_targets(args.local, args.region)
+    return pulumi_targets(args.stack)
+
+
+def redrive_command(args: argparse.Namespace) -> int:
+    """Re-request what the pipeline left undone and replay the dead-letter queue; 1 if anything still fails."""
+    from wikiroam_cli.redrive import Redriver, RedriveResult, counts, iter_lines, stderr_or_none
+
+    targets = _targets(args)
+    redriver = Redriver(targets, progress=stderr_or_none(args.quiet))
+    dlq = None if args.no_dlq else targets.dlq_url
+    print(f"stack: pages table {targets.pages_table}, topic {targets.topic_arn}, dead-letter queue {dlq or '-'}")
+    plan = redriver.plan()
+    for line in iter_lines(plan, args.include_partial):
+        print(line)
+    waiting = redriver.dead_letters() if dlq else 0
+    print(f"dead-letter messages: {waiting}")
+    if args.dry_run:
+        print("dry run: nothing published, nothing deleted")
+        return 0
+    result = RedriveResult()
+    redriver.request(plan.to_request(args.include_partial), result)
+    if dlq:
+        redriver.replay(result, args.max_messages)
+    still = len(result.not_requested) + result.unreadable + result.replay_failed
+    print(
+        "summary: "
+        + counts(
+            {
+                "pages re-requested": len(result.requested),
+                "already in flight": len(result.in_flight),
+                "messages replayed": result.replayed,
+                "still failing": still,
+                "partial not re-requested": 0 if args.include_partial else len(plan.partial),
+            }
+        )
+    )
+    if still:
+        print(
+            f"still failing: pages {result.not_requested or '-'}; {result.unreadable} dead-letter messages hold no "
+            f"cache request (left on the queue); {result.replay_failed} could not be published (left on the queue)"
+        )
+    return 1 if still else 0
+
+
+def gaps_command(args: argparse.Namespace) -> int:
+    """Compare sampled complete pages with the wiki; 1 when a gap was found."""
+    import random
+
+    from functions.settings import DEFAULT_WIKI_API_URL
+    from functions.store import PageStore
+    from functions.wiki import WikiClient
+    from wikiroam_cli.redrive import check_gaps, local_wiki_api_url, stderr_or_none
+
+    targets = _targets(args)
+    api_url = args.wiki_api_url or (local_wiki_api_url(targets, args.local) if args.local else None)
+    api_url = api_url or DEFAULT_WIKI_API_URL
+    print(f"stack: pages table {targets.pages_table}; wiki {api_url}")
+    wiki = WikiClient(api_url, contact=args.contact, maxlag=5)
+    checks = check_gaps(
+        PageStore(targets.client("dynamodb"), targets.pages_table),
+        wiki,
+        sample=args.sample,
+        max_requests=args.max_requests,
+        mark=not args.dry_run,
+        rng=random.Random(args.seed),  # noqa: S311 (a sample, not a secret)
+        progress=stderr_or_none(args.quiet),
+    )
+    for check in checks:
+        state = "not checked (request budget spent)" if check.wiki is None else ("GAP" if check.gap else "ok")
+        marked = " -> marked failed (BacklinksGap)" if check.marked else ""
+        print(
+            f"  {check.pageid:>10}  cached {check.cached:>6}  wiki {check.wiki if check.wiki is not None else '-':>6}"
+            f"  {state}{marked}  {check.title}"
+        )
+    gaps = [c for c in checks if c.gap]
+    unchecked = sum(c.wiki is None for c in checks)
+    print(
+        f"summary: pages compared {len(checks) - unchecked}, gaps {len(gaps)}, marked {sum(c.marked for c in gaps)}, "
+        f"not checked {unchecked}, wiki requests {wiki.stats.requests}"
+        + (" (dry run: nothing marked)" if args.dry_run else "")
+    )
+    return 1 if gaps else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status (0 done, 1 nothing found or an AWS error, 2 bad usage)."""
     args = build_parser().parse_args(argv)
@@ -161,6 +311,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"error: CloudWatch Logs refused or could not be reached ({error}): check the credentials, "
                 "--region and --endpoint-url",
+                file=sys.stderr,
+            )
+            return 1
+    if args.command in ("redrive", "gaps"):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from wikiroam_cli.redrive import StackNotFound
+
+        try:
+            return redrive_command(args) if args.command == "redrive" else gaps_command(args)
+        except StackNotFound as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except (BotoCoreError, ClientError) as error:
+            print(
+                f"error: AWS refused or could not be reached ({error}): check the credentials and flags",
                 file=sys.stderr,
             )
             return 1
