@@ -2,17 +2,17 @@
 
 A batch comes from one log group. From a function's group it holds span lines (`OTLPv1 ...`, see
 `functions.telemetry`), decoded back into the export requests the functions encoded. From the state machine's
-group it holds Step Functions execution events, which become spans here: one per execution (the child of the
-trigger's StartExecution span, whose traceparent the execution's name carries, in the ARN of every event) and
-one per state entered (with the id the step functions derive for their parent, `telemetry.state_span_id`),
-retries and failures as events. The events need no execution data: the state machine logs without it unless
-an operator turns it on for debugging (`wikiroam:executionDataInLogs`).
+group it holds Step Functions execution events (level ERROR unless an operator asks for ALL,
+`wikiroam:stateMachineLogLevel`), which become spans here: each failed, timed-out or throttled attempt an error
+span, each Fail state (and at level ALL each Choice and Succeed state) a state span with the id the steps derive
+(`telemetry.state_span_id`), in the trace the execution's name carries (in the ARN of every event). The task
+states' and executions' spans are the steps' own (`telemetry.StepState`). The events need no execution data:
+the state machine logs without it unless an operator turns it on for debugging (`wikiroam:executionDataInLogs`).
 
 A span needs its start and its end. A batch holds what CloudWatch delivered together, so an execution's events
 may straddle two batches: a state span is emitted when its entered and exited events (or the execution's end)
-are in one batch, the execution span when its started and ended events are. A half that has no other half in
-its batch is counted (`StateEventsUnpaired`) and logged, never guessed: its state span is missing from the
-trace, and the step function spans under it keep their ids, with a parent the backend does not have.
+are in one batch. A half that has no other half in its batch is counted (`StateEventsUnpaired`) and logged,
+never guessed: its state span is missing from the trace.
 
 Requests are split under the endpoint's byte limit and retried on 429, 5xx and connection errors with bounded,
 jittered backoff that honours Retry-After; other 4xx are not retried. Nothing is dropped silently: every span
