@@ -11,8 +11,9 @@ Here a call gives up, with botocore's own exception, while its function still ha
 | `BACKGROUND` | trigger, cache steps (30 s), shipper (60 s) | 1 s | 4 s | 3 | 3 x 5 s + 3 s backoff = 18 s |
 
 `standard` retry mode retries throttles and transient errors with full-jitter exponential backoff (up to 1, 2 s
-before the 2nd and 3rd attempts) and the same rules in every SDK. A throttle that outlasts the attempts surfaces
-as a `ClientError` (e.g. `ProvisionedThroughputExceededException`): the api answers 503, a step fails under it.
+before the 2nd and 3rd attempts) and the same rules in every SDK. A DynamoDB throttle that outlasts the attempts
+(a `ClientError` such as `ProvisionedThroughputExceededException`) leaves `functions.store` as `WriteThrottled` or
+`ReadThrottled`: the api answers 503, a step's Retry retries it.
 Every DynamoDB, SNS, Step Functions and Secrets Manager call answers in milliseconds in the same region, so these
 timeouts only cut what is already broken. `botocore.config` is imported by boto3 itself: no cold-start cost.
 """

@@ -37,6 +37,7 @@ WIKI_RATE_LIMITED = "WikiRateLimited"
 WIKI_API_ERROR = "WikiApiError"
 WIKI_BAD_RESPONSE = "WikiBadResponse"
 WRITE_THROTTLED = "WriteThrottled"
+READ_THROTTLED = "ReadThrottled"
 CLAIM_LOST = "ClaimLost"
 BACKLINKS_NOT_FINISHED = "BacklinksNotFinished"
 PIPELINE_ERRORS = (
@@ -48,12 +49,15 @@ PIPELINE_ERRORS = (
     WIKI_API_ERROR,
     WIKI_BAD_RESPONSE,
     WRITE_THROTTLED,
+    READ_THROTTLED,
     CLAIM_LOST,
     BACKLINKS_NOT_FINISHED,
 )
 # Retried by every task (a step knows its failure is the execution's last word when none is left): the wiki
 # being unavailable or rate limiting, DynamoDB throttling, a backlinks run cut short near the timeout.
-TRANSIENT_ERRORS = (WIKI_UNAVAILABLE, WIKI_RATE_LIMITED, WRITE_THROTTLED, BACKLINKS_NOT_FINISHED)
+# A throttle that outlasts the AWS client's own attempts (`functions.clients`) reaches a step as one of the two
+# throttle names, never as botocore's bare ClientError, which no Retry could match.
+TRANSIENT_ERRORS = (WIKI_UNAVAILABLE, WIKI_RATE_LIMITED, WRITE_THROTTLED, READ_THROTTLED, BACKLINKS_NOT_FINISHED)
 # The Lambda service's own errors, retried too. `Sandbox.Timedout` is a function that ran out of time (a slow
 # wiki): every step is idempotent and the backlinks one resumes, so a retry is safe.
 LAMBDA_SERVICE_ERRORS = (

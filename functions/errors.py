@@ -57,7 +57,11 @@ class ClaimLost(WikiRoamError):
 
 
 class WriteThrottled(WikiRoamError):
-    """DynamoDB kept returning unprocessed items past the retry budget."""
+    """DynamoDB kept throttling a write, or returning unprocessed items, past the retry budget."""
+
+
+class ReadThrottled(WikiRoamError):
+    """DynamoDB kept throttling a read, or returning unprocessed keys, past the retry budget."""
 
 
 class BacklinksNotFinished(WikiRoamError):

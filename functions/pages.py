@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.contract import CACHE_REQUEST_MARKER_SECONDS, CLAIM_LEASE_SECONDS
-from functions.errors import WikiPageNotFound
+from functions.errors import WikiPageNotFound, WriteThrottled
 from functions.messages import CacheRequest, PageRef, Reason
 from functions.messaging import CacheRequestPublisher
 from functions.store import LinkStore, PageRecord, PageStore
@@ -121,7 +121,7 @@ class PageService:
             try:
                 if self.pages.mark_requested(page.pageid, page.title, now, CACHE_REQUEST_MARKER_SECONDS):
                     marked.append(page)
-            except (BotoCoreError, ClientError):
+            except (BotoCoreError, ClientError, WriteThrottled):
                 logger.warning("could not mark page %d as requested; requesting it anyway", page.pageid)
                 unmarked.append(page)
         wanted = marked + unmarked
@@ -136,7 +136,7 @@ class PageService:
             for page in marked:
                 try:
                     self.pages.clear_requested(page.pageid, now)
-                except (BotoCoreError, ClientError):
+                except (BotoCoreError, ClientError, WriteThrottled):
                     logger.warning("could not clear page %d's request marker; it expires by itself", page.pageid)
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError
 
 from functions.backoff import full_jitter
-from functions.errors import ClaimLost, WikiRoamError, WriteThrottled
+from functions.errors import ClaimLost, ReadThrottled, WikiRoamError, WriteThrottled
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,6 +28,44 @@ BacklinksStatus = Literal["pending", "complete", "partial", "failed"]
 
 # DynamoDB's own limit per request.
 BATCH_GET_SIZE = 100
+# The error codes DynamoDB throttles with (botocore's own retries come first).
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+    | {"ProvisionedThroughputExceeded", "ThrottlingError"}  # a cancelled transaction's reasons
+)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@contextmanager
+def _throttles_named(error: type[WikiRoamError], what: str) -> Iterator[None]:
+    """A throttle that outlasted the client's attempts, raised as `error`: a name Step Functions' Retry matches
+    (`functions.contract.TRANSIENT_ERRORS`) and the api answers 503 for, not botocore's bare ClientError."""
+    try:
+        yield
+    except ClientError as caught:
+        code = caught.response.get("Error", {}).get("Code")
+        if code not in _THROTTLED:
+            raise
+        raise error(f"{what}: DynamoDB still throttled ({code}) after the client's attempts") from caught
+
+
+def _named_throttles(error: type[WikiRoamError]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """`_throttles_named` around a whole method."""
+
+    def decorate(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(method)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with _throttles_named(error, method.__qualname__):
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+_reads = _named_throttles(ReadThrottled)
+_writes = _named_throttles(WriteThrottled)
 
 
 class InvalidCursor(WikiRoamError, ValueError):
@@ -120,11 +160,13 @@ class PageStore:
         self._client = client
         self._table = table
 
+    @_reads
     def get(self, pageid: int) -> PageRecord | None:
         """The page's record, or None when nobody has cached it."""
         item = self._client.get_item(TableName=self._table, Key={"pageid": _n(pageid)}, ConsistentRead=True)
         return _page_from_item(item["Item"]) if "Item" in item else None
 
+    @_reads
     def get_many(self, pageids: Sequence[int]) -> dict[int, PageRecord]:
         """The records of those pages that are in the table, keyed by pageid (BatchGetItem, 100 keys a call)."""
         found: dict[int, PageRecord] = {}
@@ -141,9 +183,10 @@ class PageStore:
                 keys = list(unprocessed["Keys"]) if unprocessed else []
                 attempt += 1
                 if keys:
-                    _backoff_or_raise(attempt, "BatchGetItem on the pages table")
+                    _backoff_or_raise(attempt, "BatchGetItem on the pages table", error=ReadThrottled)
         return found
 
+    @_writes
     def claim(self, pageid: int, title: str, owner: str, now: float, lease_seconds: float) -> bool:
         """Take the page for one execution; False when it is cached or another execution's claim is still live."""
         try:
@@ -247,6 +290,7 @@ class PageStore:
             None,
         )
 
+    @_writes
     def record_caught_failure(self, pageid: int, title: str, owner: str, error: str, now: float) -> bool:
         """The state machine's Catch path: mark the page failed with `error`; False when it was not ours to mark.
 
@@ -280,6 +324,7 @@ class PageStore:
             return False
         return True
 
+    @_writes
     def mark_requested(self, pageid: int, title: str, now: float, ttl_seconds: float) -> bool:
         """Set the page's `requested_at` marker unless a live one is there; False when a request is in flight.
 
@@ -298,6 +343,7 @@ class PageStore:
             return False
         return True
 
+    @_writes
     def clear_requested(self, pageid: int, requested_at: float) -> bool:
         """Remove the marker this request set (its publish failed), so the next view asks again at once."""
         try:
@@ -316,7 +362,8 @@ class PageStore:
         """Every page item, read with a paginated Scan (for operators' tools, never the request path)."""
         request: dict[str, Any] = {"TableName": self._table, "Limit": segment_size}
         while True:
-            response = self._client.scan(**request)
+            with _throttles_named(ReadThrottled, "Scan on the pages table"):
+                response = self._client.scan(**request)
             for item in response.get("Items", []):
                 yield _page_from_item(item)
             last = response.get("LastEvaluatedKey")
@@ -324,6 +371,7 @@ class PageStore:
                 return
             request["ExclusiveStartKey"] = last
 
+    @_writes
     def reopen_partial(self, pageid: int, error: str, now: float) -> bool:
         """Mark a partial page failed with `error`, so a new run may claim it and resume; False if not partial."""
         try:
@@ -343,6 +391,7 @@ class PageStore:
             return False
         return True
 
+    @_writes
     def mark_gap(self, pageid: int, cached_count: int, error: str, now: float) -> bool:
         """Mark a complete page failed with `error` (its backlinks differ from the wiki's), unless it changed since.
 
@@ -372,6 +421,7 @@ class PageStore:
             return False
         return True
 
+    @_writes
     def release(self, pageid: int, owner: str) -> None:
         """Forget a claimed page that turned out not to exist on the wiki."""
         try:
@@ -384,6 +434,7 @@ class PageStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             raise ClaimLost(f"page {pageid} is no longer claimed by {owner}") from None
 
+    @_writes
     def _update_owned(
         self,
         pageid: int,
@@ -418,11 +469,6 @@ CHUNK_MAX_BYTES = 4096 - 96
 MAX_LINKS_PER_WRITE = 1000
 # Conditional writes that lose to another execution are re-read and re-merged this many times at most.
 MAX_CONFLICT_ATTEMPTS = 5
-# The error codes DynamoDB throttles with (botocore's own retries come first).
-_THROTTLED = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-    | {"ProvisionedThroughputExceeded", "ThrottlingError"}  # a cancelled transaction's reasons
-)
 
 
 @dataclass(frozen=True)
@@ -603,7 +649,9 @@ class LinkStore:
             return True
 
     def _call(self, operation: Callable[..., Any], **request: Any) -> Any:
-        """One request, retried with jittered backoff while DynamoDB throttles it; `WriteThrottled` past the budget."""
+        """One request, retried with jittered backoff while DynamoDB throttles it; past the budget `ReadThrottled`
+        for a query, `WriteThrottled` for a write."""
+        throttled = ReadThrottled if getattr(operation, "__name__", "") == "query" else WriteThrottled
         attempt = 0
         while True:
             try:
@@ -612,7 +660,7 @@ class LinkStore:
                 if error.response.get("Error", {}).get("Code") not in _THROTTLED:
                     raise
                 attempt += 1
-                _backoff_or_raise(attempt, "the backlinks table", self._max_attempts, self._sleep)
+                _backoff_or_raise(attempt, "the backlinks table", self._max_attempts, self._sleep, error=throttled)
 
 
 def _split(links: list[tuple[int, str]], lo: int, max_bytes: int) -> list[tuple[int, list[tuple[int, str]]]]:
@@ -702,10 +750,12 @@ def _backoff_or_raise(
     what: str,
     max_attempts: int = 8,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    error: type[WikiRoamError] = WriteThrottled,
 ) -> None:
     """Full-jitter exponential backoff (AWS's advice for unprocessed items), bounded in attempts."""
     if attempt >= max_attempts:
-        raise WriteThrottled(f"{what} still had unprocessed items after {attempt} attempts")
+        raise error(f"{what} still throttled or unprocessed after {attempt} attempts")
     sleep(full_jitter(attempt, base=0.1, cap=5.0))
 
 

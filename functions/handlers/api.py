@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions import telemetry
 from functions.clients import READER, aws_client
 from functions.contract import API_ROUTES
-from functions.errors import WikiError, WikiUnavailable
+from functions.errors import ReadThrottled, WikiError, WikiUnavailable, WriteThrottled
 from functions.handlers import SandboxApp
 from functions.messaging import CacheRequestPublisher
 from functions.pages import PageService
@@ -116,8 +116,12 @@ class ApiHandler:
             logger.warning("wiki error: %s", error)
             telemetry.record_error(error)
             return error_response(ApiError(502, "wiki_error", f"The wiki answered with an error: {error}"))
-        except (BotoCoreError, ClientError) as error:
-            logger.exception("AWS call failed")
+        except (BotoCoreError, ClientError, ReadThrottled, WriteThrottled) as error:
+            if isinstance(error, (ReadThrottled, WriteThrottled)):
+                # The tables throttled past the client's attempts: the reader can try again soon, as for an outage.
+                logger.warning("storage throttled: %s", error)
+            else:
+                logger.exception("AWS call failed")
             telemetry.record_error(error)
             return error_response(ApiError(503, "storage_unavailable", "The cache is not answering; try again soon."))
         except Exception as error:

@@ -20,6 +20,7 @@ TRANSIENT = [
     "WikiUnavailable",
     "WikiRateLimited",
     "WriteThrottled",
+    "ReadThrottled",
     "BacklinksNotFinished",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
