@@ -6,9 +6,14 @@ the registry counts what it answered yes. The faults are injected where the fail
 emulated DynamoDB and SNS in `local.emulated_faults`, the sample wiki, the local Lambda runtime), never inside
 `functions/`, so the code under test is the code deployed.
 
-`GET /api/local/faults` answers `{"injected": {...}, "rates": {...}}`; `POST /api/local/faults` with a JSON
-object of rates changes them on the running stack (the names it leaves out keep theirs), so a scenario can
-start and end an incident.
+`GET /api/local/faults` answers `{"injected": {...}, "rates": {...}}` (and `"scopes"` when a fault is scoped);
+`POST /api/local/faults` with a JSON object of rates changes them on the running stack (the names it leaves out
+keep theirs), so a scenario can start and end an incident.
+
+The Lambda faults can be scoped to some functions: `lambda_timeout@cache=0.05` fails only the invocations of
+functions whose name contains `cache` (the pipeline's: trigger and steps), so an incident in the pipeline leaves
+the api, and the readers it answers, alone. A plain name keeps its meaning, every function; setting a fault again
+without a scope removes its scope.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ FAULT_NAMES: Final = (
 )
 WIKI_FAULTS: Final = ("wiki_429", "wiki_maxlag", "wiki_timeout", "wiki_5xx")
 LAMBDA_FAULTS: Final = ("lambda_error", "lambda_timeout")
+# `name@scope`: a fault drawn only for the targets (Lambda functions) whose name contains the scope.
+SCOPE_SEPARATOR: Final = "@"
 # Requests carrying this header are the local stack's own (deploying, loading and saving state, waiting for pages):
 # the emulated services never fail them, so an incident cannot break the stack that plays it.
 HARNESS_HEADER: Final = "X-WikiRoam-Local"
@@ -50,6 +57,20 @@ class FaultSpecError(ValueError):
 
 def _valid_names() -> str:
     return ", ".join(FAULT_NAMES)
+
+
+def split_scope(key: object, source: str = FAULTS_VARIABLE) -> tuple[object, str | None]:
+    """`lambda_timeout@cache` as `("lambda_timeout", "cache")`, a plain name with scope None; only the Lambda
+    faults take a scope (`FaultSpecError` otherwise, or for an empty one)."""
+    if not isinstance(key, str) or SCOPE_SEPARATOR not in key:
+        return key, None
+    name, _, scope = key.partition(SCOPE_SEPARATOR)
+    name, scope = name.strip(), scope.strip()
+    if name in FAULT_NAMES and name not in LAMBDA_FAULTS:
+        raise FaultSpecError(f"{source}: {key!r}: only {', '.join(LAMBDA_FAULTS)} take a @scope (a function name part)")
+    if name in LAMBDA_FAULTS and not scope:
+        raise FaultSpecError(f"{source}: {key!r}: name the functions after @, e.g. {name}@cache")
+    return name, scope
 
 
 def check_rate(name: object, value: object, source: str = FAULTS_VARIABLE) -> float:
@@ -75,7 +96,10 @@ def check_rate(name: object, value: object, source: str = FAULTS_VARIABLE) -> fl
 
 
 def parse_faults(spec: str, source: str = FAULTS_VARIABLE) -> dict[str, float]:
-    """`name=rate,...` (as in WIKIROAM_FAULTS) as a dict; `FaultSpecError` for a bad entry, name or rate."""
+    """`name=rate,...` (as in WIKIROAM_FAULTS) as a dict; `FaultSpecError` for a bad entry, name or rate.
+
+    A scoped entry keeps its key (`lambda_timeout@cache`), which `FaultRates.set_rates` understands.
+    """
     rates: dict[str, float] = {}
     for entry in spec.split(","):
         if not entry.strip():
@@ -87,9 +111,10 @@ def parse_faults(spec: str, source: str = FAULTS_VARIABLE) -> dict[str, float]:
                 f"{source}: {entry.strip()!r} is not name=rate, e.g. dynamodb_write_throttle=0.3 "
                 f"(the faults are {_valid_names()})"
             )
-        if name in rates:
-            raise FaultSpecError(f"{source}: {name} is set twice")
-        rates[name] = check_rate(name, value, source)
+        plain, _ = split_scope(name, source)
+        if any(split_scope(known, source)[0] == plain for known in rates):
+            raise FaultSpecError(f"{source}: {plain} is set twice")
+        rates[name] = check_rate(plain, value, source)
     return rates
 
 
@@ -114,13 +139,21 @@ class FaultRates:
         self._lock = threading.Lock()
         self._random = random.Random(seed)  # noqa: S311 (fault draws, not secrets)
         self._rates = dict.fromkeys(FAULT_NAMES, 0.0)
+        self._scopes: dict[str, str] = {}
         self._injected = dict.fromkeys(FAULT_NAMES, 0)
         if rates:
             self.set_rates(rates)
 
-    def should_inject(self, name: str) -> bool:
-        """Whether to fail this request with fault `name` (drawn at its rate); a yes is counted."""
+    def should_inject(self, name: str, target: str | None = None) -> bool:
+        """Whether to fail this request with fault `name` (drawn at its rate); a yes is counted.
+
+        `target` names what the request is for (a Lambda function): a scoped fault is drawn only when the
+        target's name contains its scope.
+        """
         with self._lock:
+            scope = self._scopes.get(name)
+            if scope is not None and (target is None or scope not in target):
+                return False
             rate = self._rates[name]
             # Rate 0 draws nothing: an idle fault leaves the seeded sequence of the others as it was.
             if rate <= 0.0 or (rate < 1.0 and self._random.random() >= rate):
@@ -134,10 +167,21 @@ class FaultRates:
             return self._rates[name] > 0.0
 
     def set_rates(self, rates: Mapping[str, Any], source: str = FAULTS_VARIABLE) -> None:
-        """Change the rates named (checked all first: a bad one changes none); the others keep theirs."""
-        checked = {name: check_rate(name, value, source) for name, value in rates.items()}
+        """Change the rates named (checked all first: a bad one changes none); the others keep theirs.
+
+        A key `name@scope` also scopes the fault; a plain name makes it apply to every target again.
+        """
+        checked: dict[str, tuple[float, str | None]] = {}
+        for key, value in rates.items():
+            name, scope = split_scope(key, source)
+            checked[str(name)] = (check_rate(name, value, source), scope)
         with self._lock:
-            self._rates.update(checked)
+            for name, (rate, scope) in checked.items():
+                self._rates[name] = rate
+                if scope is None:
+                    self._scopes.pop(name, None)
+                else:
+                    self._scopes[name] = scope
 
     @property
     def rates(self) -> dict[str, float]:
@@ -151,15 +195,26 @@ class FaultRates:
         with self._lock:
             return dict(self._injected)
 
-    def snapshot(self) -> dict[str, dict[str, Any]]:
-        """`{"injected": {name: count}, "rates": {name: rate}}`, read at one instant."""
+    @property
+    def scopes(self) -> dict[str, str]:
+        """The scoped faults' scopes (a fault not here applies to every target)."""
         with self._lock:
-            return {"injected": dict(self._injected), "rates": dict(self._rates)}
+            return dict(self._scopes)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """`{"injected": {name: count}, "rates": {name: rate}}`, read at one instant, with `"scopes": {name: scope}`
+        when a fault is scoped."""
+        with self._lock:
+            view: dict[str, dict[str, Any]] = {"injected": dict(self._injected), "rates": dict(self._rates)}
+            if self._scopes:
+                view["scopes"] = dict(self._scopes)
+            return view
 
     def describe(self) -> str:
-        """The faults with a rate, e.g. `dynamodb_write_throttle=0.3, wiki_429=0.2`, or `none`."""
-        active = {name: rate for name, rate in self.rates.items() if rate > 0}
-        return ", ".join(f"{name}={rate:g}" for name, rate in active.items()) or "none"
+        """The faults with a rate, e.g. `dynamodb_write_throttle=0.3, lambda_timeout@cache=0.05`, or `none`."""
+        with self._lock:
+            active = [(name, rate, self._scopes.get(name)) for name, rate in self._rates.items() if rate > 0]
+        return ", ".join(f"{name}{'@' + scope if scope else ''}={rate:g}" for name, rate, scope in active) or "none"
 
 
 def faults_get(faults: FaultRates) -> Callable[[str, Mapping[str, str]], tuple[int, Any]]:

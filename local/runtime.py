@@ -155,7 +155,7 @@ class ProcessRuntime:
     """Runs moto's Lambda functions in worker processes. Use `install()` as a context manager."""
 
     # `WIKIROAM_FAULTS`' draw for `lambda_error` and `lambda_timeout` (`local.faults.FaultRates.should_inject`).
-    fault_chance: Callable[[str], bool] | None = None
+    fault_chance: Callable[[str, str], bool] | None = None
 
     def __init__(
         self,
@@ -248,7 +248,8 @@ class ProcessRuntime:
             log_stream=f"{datetime.now(UTC):%Y/%m/%d}/[{function.version}]{secrets.token_hex(16)}",
         )
         chance = self.fault_chance
-        fault = next((f for f in ("lambda_error", "lambda_timeout") if chance is not None and chance(f)), None)
+        # The function's name: a fault scoped to some functions (`lambda_timeout@cache`) is drawn only for them.
+        fault = next((f for f in ("lambda_error", "lambda_timeout") if chance is not None and chance(f, name)), None)
         try:
             invocation, warm = self._run(function, sandbox, event, where, fault)
         except BaseException:

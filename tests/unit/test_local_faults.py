@@ -208,3 +208,44 @@ def test_given_an_armed_fault_and_a_rate_then_the_armed_one_fires_first():
     faults.arm("429", 1)
 
     assert [faults.take({"action": "query"}).kind for _ in range(2)] == ["429", "503"]
+
+
+def test_given_a_lambda_fault_scoped_to_some_functions_then_only_their_invocations_draw_it():
+    faults = FaultRates(parse_faults("lambda_timeout@cache=1, lambda_error=1"))
+
+    assert faults.should_inject("lambda_timeout", "wikiroam-cache-start-function-0a1b") is True
+    assert faults.should_inject("lambda_timeout", "wikiroam-api-handler-function-0a1b") is False
+    assert faults.should_inject("lambda_timeout") is False  # no target: not in the scope
+    # A plain name keeps its meaning: every function.
+    assert faults.should_inject("lambda_error", "wikiroam-api-handler-function-0a1b") is True
+    assert faults.injected["lambda_timeout"] == 1
+    assert faults.snapshot()["scopes"] == {"lambda_timeout": "cache"}
+    assert faults.describe() == "lambda_error=1, lambda_timeout@cache=1"
+
+    faults.set_rates({"lambda_timeout": 1})  # set again without a scope: every function
+    assert faults.should_inject("lambda_timeout", "wikiroam-api-handler-function-0a1b") is True
+    assert "scopes" not in faults.snapshot()
+
+
+@pytest.mark.parametrize(
+    ("spec", "named"),
+    [
+        ("wiki_429@cache=0.2", "take a @scope"),
+        ("lambda_timeout@=0.2", "name the functions after @"),
+        ("lambda_timeout@cache=0.1,lambda_timeout=0.2", "lambda_timeout is set twice"),
+        ("lambda_oops@cache=0.1", "'lambda_oops'"),
+    ],
+)
+def test_given_a_bad_scope_then_the_error_names_it(spec, named):
+    with pytest.raises(FaultSpecError, match=named):
+        parse_faults(spec)
+
+
+def test_given_a_post_with_a_scoped_name_then_the_fault_is_scoped_on_the_running_stack():
+    faults = FaultRates()
+
+    status, body = faults_post(faults)("", JSON, json.dumps({"lambda_timeout@cache": 0.05}).encode(), "127.0.0.1")
+
+    assert status == 200
+    assert body["rates"]["lambda_timeout"] == 0.05
+    assert body["scopes"] == {"lambda_timeout": "cache"}
