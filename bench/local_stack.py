@@ -183,6 +183,7 @@ def burst(runtime: Literal["process", "in-process"], count: int, cache_wait: flo
             cached_after = None
         sampling.set()
         sampler.join()
+        functions = requests.get(f"{stack.url}/api/local/lambda", timeout=30).json()
     latencies = sorted(seconds for seconds, _, _ in results)
     return {
         "runtime": runtime,
@@ -194,6 +195,7 @@ def burst(runtime: Literal["process", "in-process"], count: int, cache_wait: flo
         "all_cached_s": cached_after,
         "rss_at_rest_mb": at_rest,
         "rss_peak_mb": max(peak),
+        "lambda": functions,
     }
 
 

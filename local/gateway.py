@@ -235,6 +235,10 @@ class Gateway:
                 event["pathParameters"] = parameters
             try:
                 response = self._invoke(route.function_arn, event)
+            except IntegrationTimeout:
+                # What an HTTP API answers when its integration outlasts the integration's timeout.
+                self._send_json(request, 503, {"message": "Service Unavailable"})
+                return
             except Exception as error:  # noqa: BLE001 (API Gateway answers 500 when the integration fails)
                 self._send(request, 500, {"content-type": "application/json"}, _integration_error(error))
                 return
@@ -326,6 +330,10 @@ def security_headers(policy_inputs: Mapping[str, Any]) -> dict[str, str]:
     for item in (policy_inputs.get("customHeadersConfig") or {}).get("items") or []:
         headers[str(item["header"]).lower()] = str(item["value"])
     return headers
+
+
+class IntegrationTimeout(TimeoutError):
+    """The route's function did not answer within the integration's timeout."""
 
 
 def _integration_error(error: Exception) -> bytes:

@@ -16,13 +16,14 @@ SNS -> Lambda and Logs subscription -> Lambda, with a runtime that:
 - reaps sandboxes idle for a while, and stops them all when the local stack stops.
 
 Third-party packages come from the project's environment, imported once by the fork server the sandboxes are
-forked from (the layer's packages, in AWS). Like any `multiprocessing` program, a script that starts the local
-stack must do so under `if __name__ == "__main__":`: the fork server imports the main module.
+forked from (the layer's packages, in AWS). The sandboxes never import the program's main module; still, like any
+`multiprocessing` program, a script that starts the local stack must do so under `if __name__ == "__main__":`.
 """
 
 from __future__ import annotations
 
 import base64
+import compileall
 import io
 import json
 import logging
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
@@ -59,6 +61,13 @@ ACCOUNT_CONCURRENCY_VARIABLE = "WIKIROAM_LAMBDA_CONCURRENCY"
 # AWS's default account quota is 1,000; a laptop runs out of memory well before that many Python processes.
 DEFAULT_ACCOUNT_CONCURRENCY = 200
 IDLE_SANDBOX_SECONDS = 300.0
+# Sandboxes starting at once: Lambda starts each on a CPU of its own, a laptop has a few. Cold starts beyond these
+# wait for a start slot (the wait is not the function's time: Lambda's init phase is outside its timeout too).
+START_SLOTS_VARIABLE = "WIKIROAM_LAMBDA_START_SLOTS"
+# The niceness of the sandboxes of functions no reader waits on (the pipeline, the shipper): in a burst, the api's
+# sandboxes get the machine's CPU first, as each gets its own in Lambda; the pipeline catches up after.
+BACKGROUND_NICENESS = 10
+_SANDBOX_PROCESS_PREFIX = "lambda-"
 INIT_TIMEOUT_SECONDS = 60.0
 # The third-party packages the functions import, loaded once in the fork server (the layer, in AWS).
 _PRELOAD = ("boto3", "botocore.session", "requests", "opentelemetry.sdk.trace", "opentelemetry.propagate")
@@ -178,6 +187,8 @@ class ProcessRuntime:
         self._lock = threading.Lock()
         self._pools: dict[str, _Pool] = {}
         self._log_groups: dict[str, str] = {}
+        self._foreground: set[str] = set()
+        self._start_slots = threading.BoundedSemaphore(start_slots_from(os.environ))
         self._context: ForkServerContext | None = None
         self._stopping = threading.Event()
         self._reaper: threading.Thread | None = None
@@ -188,6 +199,10 @@ class ProcessRuntime:
         """Where a function's logs go: Lambda's `loggingConfig.logGroup` (moto does not keep it)."""
         self._log_groups[function_name] = log_group_name
 
+    def set_foreground(self, function_name: str) -> None:
+        """A function a reader waits on (an API route's): its sandboxes run at normal priority, the others' below."""
+        self._foreground.add(function_name)
+
     @contextmanager
     def install(self) -> Iterator[ProcessRuntime]:
         """Patch moto's Lambda invocation and start the fork server; on exit, stop every sandbox and undo both."""
@@ -197,7 +212,7 @@ class ProcessRuntime:
         self._reaper = threading.Thread(target=self._reap, name="wikiroam-lambda-reaper", daemon=True)
         self._reaper.start()
         try:
-            with patched_invoke(self.invoke):
+            with patched_invoke(self.invoke), _sandboxes_without_main():
                 yield self
         finally:
             self.stop()
@@ -322,10 +337,11 @@ class ProcessRuntime:
             function_version=str(function.version),
             function_arn=function.function_arn,
             memory_mb=int(function.memory_size),
+            niceness=0 if function.function_name in self._foreground else BACKGROUND_NICENESS,
         )
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=serve, args=(child, spec), name=f"lambda-{function.function_name}", daemon=True
+            target=serve, args=(child, spec), name=f"{_SANDBOX_PROCESS_PREFIX}{function.function_name}", daemon=True
         )
         process.start()
         child.close()
@@ -350,8 +366,12 @@ class ProcessRuntime:
             if fault == "lambda_error":
                 result = _injected_error(where.request_id)
             else:
-                sandbox = sandbox or self._start(function, where)
-                result = self._exchange(sandbox, event, where, timeout=timeout, started=started, cold=cold)
+                if sandbox is None:
+                    with self._start_slots:
+                        sandbox = self._start(function, where)
+                        self._await_init(sandbox)
+                    started = time.monotonic()
+                result = self._exchange(sandbox, event, where, timeout=timeout, started=started)
         except _Overran:
             error_type = "Sandbox.Timedout"
             message = f"RequestId: {where.request_id} Error: Task timed out after {timeout:.2f} seconds"
@@ -405,22 +425,22 @@ class ProcessRuntime:
         self._stopping.wait(timeout)
         raise _Overran
 
+    @staticmethod
+    def _await_init(sandbox: _Sandbox) -> None:
+        """Wait for a new sandbox's init, which has a limit of its own, as in Lambda (generous here: a laptop)."""
+        if not sandbox.connection.poll(INIT_TIMEOUT_SECONDS):
+            raise _Overran
+        sandbox.init_ms = float(sandbox.connection.recv()["init_ms"])
+
     def _exchange(
-        self, sandbox: _Sandbox, event: Any, where: _Where, *, timeout: float, started: float, cold: bool
+        self, sandbox: _Sandbox, event: Any, where: _Where, *, timeout: float, started: float
     ) -> dict[str, Any]:
-        """Wait for a cold sandbox's init (its own limit), then send the invocation and wait out its timeout."""
+        """Send the invocation to a ready sandbox and wait out the function's timeout."""
 
         def wait() -> None:
             if not sandbox.connection.poll(max(0.0, timeout - (time.monotonic() - started))):
                 raise _Overran
 
-        if cold:
-            # Init has a limit of its own, as in Lambda; a laptop's two cores starting many sandboxes at once are
-            # slower than Lambda's fleet, so it is generous here.
-            if not sandbox.connection.poll(INIT_TIMEOUT_SECONDS):
-                raise _Overran
-            sandbox.init_ms = float(sandbox.connection.recv()["init_ms"])
-            started = time.monotonic()
         sandbox.connection.send(
             {
                 "request_id": where.request_id,
@@ -474,6 +494,16 @@ def _injected_error(request_id: str) -> dict[str, Any]:
     }
 
 
+def start_slots_from(env: os._Environ[str] | dict[str, str]) -> int:
+    """Sandboxes that may start at once (`WIKIROAM_LAMBDA_START_SLOTS`, default: the CPUs, at least 2)."""
+    raw = env.get(START_SLOTS_VARIABLE, "").strip()
+    if not raw:
+        return max(2, os.cpu_count() or 2)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{START_SLOTS_VARIABLE} must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
 def account_concurrency_from(env: os._Environ[str] | dict[str, str]) -> int:
     """The local account's concurrency limit (`WIKIROAM_LAMBDA_CONCURRENCY`, default 200); an error names it."""
     raw = env.get(ACCOUNT_CONCURRENCY_VARIABLE, "").strip()
@@ -482,6 +512,31 @@ def account_concurrency_from(env: os._Environ[str] | dict[str, str]) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{ACCOUNT_CONCURRENCY_VARIABLE} must be a positive integer, not {raw!r}")
     return int(raw)
+
+
+@contextmanager
+def _sandboxes_without_main() -> Iterator[None]:
+    """Sandboxes start without importing the program's main module.
+
+    `multiprocessing` re-imports the parent's main module in each child it starts (unless it is a package's
+    `__main__`), for targets defined there. A sandbox's target is `local.sandbox_worker.serve`: importing, in every
+    cold start, the script or pytest or `python -m bench.local_stack` that started the stack (and with it moto,
+    Pulumi and the whole local stack) cost more CPU than the function's own init and is nothing Lambda does.
+    """
+    original = spawn.get_preparation_data
+
+    def preparation_data(name: str) -> dict[str, Any]:
+        data: dict[str, Any] = original(name)
+        if name.startswith(_SANDBOX_PROCESS_PREFIX):
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+
+    spawn.get_preparation_data = preparation_data
+    try:
+        yield
+    finally:
+        spawn.get_preparation_data = original
 
 
 @contextmanager
@@ -509,6 +564,9 @@ def unpack_code(work_dir: Path, function: Any) -> Path:
         partial = target.with_suffix(f".partial-{secrets.token_hex(4)}")
         with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
             archive.extractall(partial)
+        # Bytecode once per code hash (the sandboxes never write any): a cold start imports, it does not compile,
+        # as from a package that carries bytecode for its runtime's Python.
+        compileall.compile_dir(partial, quiet=2, workers=1)
         partial.rename(target)
     return target
 

@@ -48,6 +48,8 @@ class SandboxSpec:
     function_version: str
     function_arn: str
     memory_mb: int
+    # Added to the process's niceness before init (`local.runtime.BACKGROUND_NICENESS` for the pipeline's).
+    niceness: int = 0
 
 
 class LambdaContext:
@@ -112,6 +114,8 @@ def serve(connection: Connection, spec: SandboxSpec) -> None:
     # Ctrl-C in `make dev`'s terminal reaches the whole process group: the runtime stops its sandboxes itself,
     # after the work in flight, as Lambda would.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spec.niceness:
+        os.nice(spec.niceness)
     os.environ.clear()
     os.environ.update(spec.environment)
     # The deployed code first: a `functions` package the fork server may know is not this function's.

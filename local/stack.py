@@ -17,6 +17,7 @@ the tables' items are saved there on stop and loaded on the next start.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -35,11 +36,12 @@ from local.deployer import Deployment, deploy
 from local.emulated_faults import install_emulated_faults
 from local.faults import LAMBDA_FAULTS, WIKI_FAULTS, FaultRates, faults_get, faults_post, mark_as_harness
 from local.fidelity import DEFAULT_RETRY_DELAYS, Activity, AsyncInvoker, install_fidelity_patches
-from local.gateway import Gateway, Route, SiteOrigin, allow_images_from, security_headers
+from local.gateway import Gateway, IntegrationTimeout, Route, SiteOrigin, allow_images_from, security_headers
 from local.harness import stack_config
 from local.runner import LambdaRunner
 from local.runtime import ProcessRuntime
 from local.samplewiki.server import SampleWiki
+from local.serving import LISTEN_BACKLOG
 from local.traces import OtlpReceiver, TraceStore, serving
 from local.traces import local_routes as trace_routes
 
@@ -52,6 +54,10 @@ LOCAL_DATADOG_CONFIG = {
     "datadog:appKey": "local-never-sent",
 }
 _FUNCTION = "aws:lambda/function:Function"
+# An HTTP API integration's timeout when the deployment sets none (API Gateway's maximum, 30 s).
+DEFAULT_INTEGRATION_TIMEOUT_SECONDS = 30.0
+# Connections from the gateway to the local Lambda: as many as the gateway's listen backlog holds readers.
+GATEWAY_CONNECTIONS = LISTEN_BACKLOG
 # The standard OpenTelemetry variables: set, they send the shipper's spans to that backend instead of the receiver.
 OTLP_ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTLP_HEADERS_VARIABLE = "OTEL_EXPORTER_OTLP_HEADERS"
@@ -101,6 +107,8 @@ class LocalStack:
         self._exit = ExitStack()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._integration_timeout = DEFAULT_INTEGRATION_TIMEOUT_SECONDS
+        self._route_invoker: Any = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -191,7 +199,7 @@ class LocalStack:
             self._exit.callback(self._save_state)
 
         gateway.deployed(
-            self._routes(),
+            _readers_first(runner, self._routes()),
             self._invoke_route,
             self._site(),
             self._local_routes(),
@@ -332,10 +340,10 @@ class LocalStack:
         apigateway = self.client("apigatewayv2")
         routes: list[Route] = []
         for api in self.deployment.of_type("aws:apigatewayv2/api:Api"):
-            integrations = {
-                item["IntegrationId"]: item["IntegrationUri"]
-                for item in apigateway.get_integrations(ApiId=api.id)["Items"]
-            }
+            items = apigateway.get_integrations(ApiId=api.id)["Items"]
+            integrations = {item["IntegrationId"]: item["IntegrationUri"] for item in items}
+            timeouts = [item["TimeoutInMillis"] / 1000 for item in items if item.get("TimeoutInMillis")]
+            self._integration_timeout = max(timeouts, default=DEFAULT_INTEGRATION_TIMEOUT_SECONDS)
             for route in apigateway.get_routes(ApiId=api.id)["Items"]:
                 method, _, path = route["RouteKey"].partition(" ")
                 target = route.get("Target", "").removeprefix("integrations/")
@@ -346,7 +354,16 @@ class LocalStack:
         return routes
 
     def _invoke_route(self, function_arn: str, event: dict[str, Any]) -> Mapping[str, Any]:
-        response = self.client("lambda").invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
+        from botocore.exceptions import ReadTimeoutError
+
+        if self._route_invoker is None:
+            self._route_invoker = self._integration_client()
+        try:
+            response = self._route_invoker.invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
+        except ReadTimeoutError:
+            raise IntegrationTimeout(
+                f"the api function did not answer within {self._integration_timeout:g} s"
+            ) from None
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
             # API Gateway hides the function's error from the client.
@@ -356,6 +373,23 @@ class LocalStack:
                 "body": json.dumps({"message": "Internal Server Error"}),
             }
         return payload if isinstance(payload, Mapping) else {"statusCode": 200, "body": json.dumps(payload)}
+
+    def _integration_client(self) -> Any:
+        """API Gateway's side of Invoke: one attempt (it never retries), given up at the integration's timeout,
+        with connections for a burst of readers (botocore keeps 10 by default)."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            read_timeout=self._integration_timeout,
+            retries={"total_max_attempts": 1},
+            max_pool_connections=GATEWAY_CONNECTIONS,
+        )
+        return mark_as_harness(
+            boto3.client(  # type: ignore[call-overload]
+                "lambda", endpoint_url=self.endpoint_url, config=config, **_boto3_credentials(self.endpoint_url)
+            )
+        )
 
     def _site(self) -> SiteOrigin | None:
         assert self.deployment is not None
@@ -426,6 +460,15 @@ class LocalStack:
         return {r.name: r.id for r in self.deployment.of_type("aws:dynamodb/table:Table")}
 
 
+def _readers_first(runner: ProcessRuntime | LambdaRunner, routes: list[Route]) -> list[Route]:
+    """The routes; their functions run at normal priority, the others below (`ProcessRuntime.set_foreground`)."""
+    if isinstance(runner, ProcessRuntime):
+        for route in routes:
+            # arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+            runner.set_foreground(route.function_arn.split(":function:", 1)[-1].split(":", 1)[0])
+    return routes
+
+
 def _page_state(dynamodb: Any, table: str, pageid: int) -> str:
     item = dynamodb.get_item(TableName=table, Key={"pageid": {"N": str(pageid)}}).get("Item")
     if item is None:
@@ -442,7 +485,7 @@ def save_tables(state_dir: Path, dynamodb: Any, tables: Mapping[str, str]) -> in
     for logical, physical in tables.items():
         items = [item for page in dynamodb.get_paginator("scan").paginate(TableName=physical) for item in page["Items"]]
         partial = folder / f"{logical}.json.partial"
-        partial.write_text(json.dumps(items))
+        partial.write_text(json.dumps([_item_to_json(item) for item in items]))
         partial.replace(folder / f"{logical}.json")
         total += len(items)
     return total
@@ -455,13 +498,49 @@ def load_tables(state_dir: Path, dynamodb: Any, tables: Mapping[str, str]) -> in
         source = state_dir / "dynamodb" / f"{logical}.json"
         if not source.is_file():
             continue
-        items = json.loads(source.read_text())
+        items = [_item_from_json(item) for item in json.loads(source.read_text())]
         for start in range(0, len(items), 25):
             requests = {physical: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
             while requests:
                 requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
         total += len(items)
     return total
+
+
+def _item_to_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item as DynamoDB JSON: binary values (`B`, `BS`) base64-encoded, as DynamoDB's own exports write them."""
+    return {name: _value_to_json(value) for name, value in item.items()}
+
+
+def _value_to_json(value: Mapping[str, Any]) -> dict[str, Any]:
+    kind, inner = next(iter(value.items()))
+    if kind == "B":
+        return {kind: base64.b64encode(inner).decode()}
+    if kind == "BS":
+        return {kind: [base64.b64encode(v).decode() for v in inner]}
+    if kind == "M":
+        return {kind: _item_to_json(inner)}
+    if kind == "L":
+        return {kind: [_value_to_json(v) for v in inner]}
+    return dict(value)
+
+
+def _item_from_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of `_item_to_json`."""
+    return {name: _value_from_json(value) for name, value in item.items()}
+
+
+def _value_from_json(value: Mapping[str, Any]) -> dict[str, Any]:
+    kind, inner = next(iter(value.items()))
+    if kind == "B":
+        return {kind: base64.b64decode(inner)}
+    if kind == "BS":
+        return {kind: [base64.b64decode(v) for v in inner]}
+    if kind == "M":
+        return {kind: _item_from_json(inner)}
+    if kind == "L":
+        return {kind: [_value_from_json(v) for v in inner]}
+    return dict(value)
 
 
 SLO_KEYS = ("name", "type", "description", "query", "thresholds", "tags")

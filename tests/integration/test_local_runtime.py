@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.aws import moto_server
-from local.runtime import ProcessRuntime, account_concurrency_from
+from local.runtime import BACKGROUND_NICENESS, ProcessRuntime, account_concurrency_from, start_slots_from
 from tests.support.local_aws import credentials
 
 
@@ -55,6 +56,48 @@ def test_given_invocations_at_once_then_they_run_concurrently_in_sandboxes_of_th
     assert all(error is None for _, error in answers)
     assert [result["invocations"] for result, _ in answers] == [1, 1, 1]  # three sandboxes, each cold
     assert elapsed < 3 * 1.5  # not one after another
+
+
+@pytest.fixture
+def one_start_slot(monkeypatch):
+    """Given a runtime that starts one sandbox at a time (set before `local_aws` builds it)."""
+    monkeypatch.setenv("WIKIROAM_LAMBDA_START_SLOTS", "1")
+
+
+def test_given_cold_starts_beyond_the_start_slots_then_they_wait_for_one_outside_the_functions_timeout(
+    one_start_slot, local_aws
+):
+    # Each init takes 0.8 s and the function's timeout is 1 s: one at a time, the third waits 1.6 s for its slot,
+    # which Lambda would not count against the timeout either (init is a phase of its own).
+    local_aws.function("probe-slots", timeout=1, init_seconds=0.8)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(pool.map(lambda _: local_aws.invoke("probe-slots", {}), range(3)))
+    elapsed = time.monotonic() - started
+
+    assert [error for _, error in answers] == [None, None, None]
+    assert local_aws.runner.stats()["probe-slots"]["cold_starts"] == 3
+    assert elapsed >= 3 * 0.8  # one init after another
+
+
+def test_given_a_sandbox_then_it_runs_compiled_code_without_the_programs_main_module(local_aws):
+    local_aws.function("probe-process")
+
+    result, _ = local_aws.invoke("probe-process", {})
+
+    assert result["main_module_file"] is None  # pytest's script is not imported again in each sandbox
+    assert result["compiled"] is True  # bytecode compiled once per code hash, not per cold start
+
+
+def test_given_functions_no_reader_waits_on_then_their_sandboxes_run_below_the_readers(local_aws):
+    local_aws.function("probe-reader")
+    local_aws.function("probe-pipeline")
+    local_aws.runner.set_foreground("probe-reader")
+
+    reader, _ = local_aws.invoke("probe-reader", {})
+    pipeline, _ = local_aws.invoke("probe-pipeline", {})
+
+    assert pipeline["niceness"] - reader["niceness"] == BACKGROUND_NICENESS
 
 
 def test_given_a_burst_beyond_reserved_concurrency_then_lambda_throttles_with_its_429(local_aws):
@@ -189,6 +232,16 @@ def test_given_the_runtime_stops_then_no_sandbox_process_is_left():
 @pytest.mark.parametrize(("raw", "expected"), [("", 200), ("7", 7)])
 def test_given_the_account_limit_setting_then_it_is_read_with_its_default(raw, expected):
     assert account_concurrency_from({"WIKIROAM_LAMBDA_CONCURRENCY": raw}) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", max(2, os.cpu_count() or 2)), ("3", 3)])
+def test_given_the_start_slots_setting_then_it_is_read_with_its_default(raw, expected):
+    assert start_slots_from({"WIKIROAM_LAMBDA_START_SLOTS": raw}) == expected
+
+
+def test_given_bad_start_slots_then_the_error_names_the_variable():
+    with pytest.raises(ValueError, match="WIKIROAM_LAMBDA_START_SLOTS"):
+        start_slots_from({"WIKIROAM_LAMBDA_START_SLOTS": "0"})
 
 
 def test_given_a_bad_account_limit_then_the_error_names_the_variable():

@@ -22,6 +22,7 @@ def test_given_a_state_dir_when_the_stack_restarts_then_cached_pages_are_still_t
         results = requests.get(f"{stack.url}/api/search", params={"q": "rivers"}, timeout=30).json()["results"]
         pageids = [r["pageid"] for r in results]
         stack.wait_until_cached(pageids, timeout=120)
+        backlinks = requests.get(f"{stack.url}/api/pages/{pageids[0]}/backlinks", timeout=30).json()
     assert _threads() <= before, f"threads left running: {_threads() - before}"
     assert (tmp_path / "dynamodb" / "wikiroam-tables-pages.json").is_file()
 
@@ -30,11 +31,15 @@ def test_given_a_state_dir_when_the_stack_restarts_then_cached_pages_are_still_t
         stack.wiki.reset_log()
         again = requests.get(f"{stack.url}/api/search", params={"q": "rivers"}, timeout=30).json()["results"]
         page = requests.get(f"{stack.url}/api/pages/{pageids[0]}", timeout=30).json()
+        backlinks_again = requests.get(f"{stack.url}/api/pages/{pageids[0]}/backlinks", timeout=30).json()
         assert stack.wait_idle(30)
 
         assert all(r["cached"] for r in again)
         assert page["backlinks_status"] == "complete"
         assert stack.wiki.count(list="backlinks") == 0
+        # The packed backlinks (binary attributes) come back as they were saved.
+        assert backlinks["backlinks"], "the first result has backlinks to keep"
+        assert backlinks_again == backlinks
 
 
 def test_given_a_stack_without_state_dir_then_every_start_is_empty_and_a_vain_wait_says_what_it_saw():

@@ -23,8 +23,11 @@ PROBE = textwrap.dedent(
     import json
     import logging
     import os
+    import sys
     import time
 
+    if os.environ.get("PROBE_INIT_SECONDS"):
+        time.sleep(float(os.environ["PROBE_INIT_SECONDS"]))
     invocations = 0
     logger = logging.getLogger("probe")
 
@@ -57,6 +60,10 @@ PROBE = textwrap.dedent(
             "request_id": context.aws_request_id,
             "remaining_ms": context.get_remaining_time_in_millis(),
             "event": event,
+            "niceness": os.nice(0),
+            # The program that started the runtime, if the sandbox imported it as multiprocessing does by default.
+            "main_module_file": getattr(sys.modules.get("__mp_main__"), "__file__", None),
+            "compiled": __cached__ is not None and os.path.exists(__cached__),
         }
     """
 )
@@ -90,6 +97,7 @@ class LocalAws:
         code: bytes | None = None,
         memory: int = 128,
         reserved: int | None = None,
+        init_seconds: float = 0.0,
     ) -> str:
         arn = self.client("lambda").create_function(
             FunctionName=name,
@@ -98,7 +106,7 @@ class LocalAws:
             Handler="functions.probe.handler",
             Code={"ZipFile": code or probe_zip()},
             Timeout=timeout,
-            Environment={"Variables": {"PROBE_COLOUR": colour}},
+            Environment={"Variables": {"PROBE_COLOUR": colour, "PROBE_INIT_SECONDS": str(init_seconds or "")}},
             MemorySize=memory,
         )["FunctionArn"]
         if reserved is not None:

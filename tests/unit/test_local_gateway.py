@@ -1,8 +1,11 @@
-"""The local gateway's pure parts: route matching as API Gateway does it, and CloudFront's security headers."""
+"""The local gateway: route matching as API Gateway does it, CloudFront's security headers, integration failures."""
 
 from __future__ import annotations
 
-from local.gateway import Route, http_api_event, security_headers
+import pytest
+import requests
+
+from local.gateway import Gateway, IntegrationTimeout, Route, http_api_event, security_headers
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:api"
 
@@ -67,3 +70,30 @@ def test_a_request_becomes_an_http_api_v2_event_with_query_and_trace_headers():
     assert event["queryStringParameters"] == {"q": "rock & roll", "tag": "a,b"}
     assert event["headers"]["traceparent"].startswith("00-4bf92f")
     assert event["requestContext"]["http"]["method"] == "GET"
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "body"),
+    [
+        (IntegrationTimeout("no answer within 29 s"), 503, {"message": "Service Unavailable"}),
+        (ConnectionError("refused"), 500, None),
+    ],
+)
+def test_an_integration_that_times_out_or_fails_answers_what_an_http_api_answers(failure, status, body):
+    def invoke(function_arn, event):
+        raise failure
+
+    gateway = Gateway()
+    gateway.start()
+    try:
+        gateway.deployed([Route("GET", "/api/health", ARN)], invoke, None, {})
+        answer = requests.get(f"{gateway.url}/api/health", timeout=10)
+    finally:
+        gateway.stop()
+
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("application/json")
+    if body is not None:
+        assert answer.json() == body
+    else:
+        assert answer.json()["error"]["code"] == "integration_error"
