@@ -3,9 +3,11 @@
 Each variant runs in fresh interpreters (a cold sandbox), interleaved round by round, several times. A run
 times, in CPU time (`time.process_time`: on a shared machine wall time swings 2x with the neighbours' load), what
 a cold sandbox does before its first answer. CPU time swings too when neighbours load both cores (the same
-cold start took 241-376 ms in one run at a load average of 15): a neighbour only ever adds to it, so each
-variant's figure is its fastest run (timeit's rule), and the medians are shown beside it in the detail.
-What is timed:
+cold start took 241-376 ms in one run at a load average of 15), and it swings for all three variants of a
+round alike: so the figure is paired. Each round gives each variant's CPU time over the bare handler's in that
+round; the median of those ratios is the variant's `x bare`, and its added milliseconds are that ratio's excess
+times the bare handler's fastest run (its cost on a quiet machine). The detail shows each variant's fastest run
+and median beside. What is timed:
 
 - init: the handler module imported (for auto-instrumentation, after the distro's `initialize()`: SDK,
   exporter, and every installed instrumentation: botocore, requests);
@@ -189,18 +191,27 @@ def measure(runs: int, *, sources: bool = False) -> dict[str, Any]:
     return results
 
 
+def paired_ratio(samples: list[dict[str, float]], bare: list[dict[str, float]]) -> float:
+    """The median, over rounds, of a variant's CPU time over the bare handler's in the same round."""
+    return statistics.median(
+        (s["init"] + s["first"]) / (b["init"] + b["first"]) for s, b in zip(samples, bare, strict=True)
+    )
+
+
 def summary(results: dict[str, Any], condition: str = "bytecode") -> dict[str, float]:
-    """Added milliseconds and ratios of one condition."""
+    """Added milliseconds and ratios of one condition (paired by round, scaled to the bare handler's fastest)."""
     measured = results["conditions"][condition]
     bare = measured["bare"]["total"]
-    added_ours = measured["telemetry"]["total"] - bare
-    added_auto = measured["auto"]["total"] - bare
+    x_ours = paired_ratio(measured["telemetry"]["samples"], measured["bare"]["samples"])
+    x_auto = paired_ratio(measured["auto"]["samples"], measured["bare"]["samples"])
+    added_ours = (x_ours - 1) * bare
+    added_auto = (x_auto - 1) * bare
     return {
         "bare_ms": bare,
         "added_ours_ms": added_ours,
         "added_auto_ms": added_auto,
-        "x_bare": measured["telemetry"]["total"] / bare,
-        "auto_x_bare": measured["auto"]["total"] / bare,
+        "x_bare": x_ours,
+        "auto_x_bare": x_auto,
         "times_less_than_auto": added_auto / added_ours if added_ours > 0 else float("inf"),
     }
 
@@ -228,15 +239,17 @@ def report(results: dict[str, Any]) -> str:
         s = summary(results, condition)
         title = "bytecode loaded" if condition == "bytecode" else "no bytecode: functions/ and packages compiled"
         lines.append(f"\n{title}")
+        lines.append("fastest run of each variant (init, 1st call, total, wall), its median, and the paired x bare")
         lines.append(
-            f"{'variant':<28}{'init':>9}{'1st call':>10}{'total':>9}{'x bare':>8}{'wall total':>12}{'median':>9}"
+            f"{'variant':<28}{'init':>9}{'1st call':>10}{'total':>9}{'wall total':>12}{'median':>9}{'x bare':>8}"
         )
+        ratios = {"bare": 1.0, "telemetry": s["x_bare"], "auto": s["auto_x_bare"]}
         for name in VARIANTS:
             m = measured[name]
             lines.append(
                 f"{LABELS[name]:<28}{m['init']:>9.1f}{m['first']:>10.1f}{m['total']:>9.1f}"
-                f"{m['total'] / s['bare_ms']:>8.2f}{m['init_wall'] + m['first_wall']:>12.1f}"
-                f"{m.get('median_total', m['total']):>9.1f}"
+                f"{m['init_wall'] + m['first_wall']:>12.1f}{m.get('median_total', m['total']):>9.1f}"
+                f"{ratios[name]:>8.3f}"
             )
         lines.append(
             f"added: ours {s['added_ours_ms']:.1f} ms, auto-instrumentation {s['added_auto_ms']:.1f} ms "
