@@ -179,6 +179,13 @@ class Gateway:
             def do_DELETE(self) -> None:
                 gateway._serve(self)
 
+            # An HTTP API answers every method (a 404 JSON where no route has it), never http.server's 501 page.
+            def do_PATCH(self) -> None:
+                gateway._serve(self)
+
+            def do_OPTIONS(self) -> None:
+                gateway._serve(self)
+
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the functions' own logs say what happened."""
 
