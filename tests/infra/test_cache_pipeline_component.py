@@ -36,6 +36,9 @@ def test_given_the_deployed_definition_then_every_task_invokes_its_step_with_ret
         "CacheStart": function_arn("wikiroam-cache-start"),
         "CacheInfo": function_arn("wikiroam-cache-info"),
         "CacheBacklinks": function_arn("wikiroam-cache-backlinks"),
+        # The Catch path: the cache start function marks the page failed (its `record_failure` operation).
+        "RecordFailure": function_arn("wikiroam-cache-start"),
+        "RecordStepFailure": function_arn("wikiroam-cache-start"),
     }
     for state in tasks.values():
         assert state["Resource"] == LAMBDA_INVOKE
