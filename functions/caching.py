@@ -11,7 +11,7 @@ from functions import telemetry
 from functions.contract import CLAIM_LEASE_SECONDS, RETRY_MAX_ATTEMPTS, TRANSIENT_ERRORS
 from functions.errors import BacklinksNotFinished, ClaimLost, WikiPageNotFound
 from functions.messages import PageRef
-from functions.store import BacklinksStatus, LinkRecord, LinkStore, PageStore
+from functions.store import PAGE_FORMAT, BacklinksStatus, LinkRecord, LinkStore, PageStore
 from functions.wiki import WikiClient
 
 # Stop fetching backlinks while this much of the invocation's time is left, so progress is saved cleanly.
@@ -88,7 +88,8 @@ class CacheSteps:
     def backlinks(self, page: PageRef, owner: str, seconds_left: Callable[[], float]) -> dict[str, Any]:
         """Cache every article linking to the page, saving progress after each batch so a retry resumes."""
         record = self.pages.get(page.pageid)
-        resume = record.backlinks_resume if record is not None else None
+        # A resume point saved before the packed backlinks (no format marker) is ignored: start over.
+        resume = record.backlinks_resume if record is not None and record.page_format == PAGE_FORMAT else None
         count = record.backlinks_count if record is not None and resume is not None else 0
         requests_before = self.wiki.stats.requests
         written = 0

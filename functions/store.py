@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BacklinksStatus = Literal["pending", "complete", "partial", "failed"]
+# The page record's format, written with every backlinks progress save. 2: the backlinks are packed in the
+# backlinks table (`LinkStore`). A finished record without it was cached before that upgrade, its backlinks in
+# the retired links table: it reads as pending, is claimable again, and its next request re-caches it from the
+# start (an old resume point is ignored too: the links before it are not in the backlinks table).
+PAGE_FORMAT = 2
 
 # DynamoDB's own limit per request.
 BATCH_GET_SIZE = 100
@@ -90,6 +95,7 @@ class PageRecord:
     backlinks_resume: Mapping[str, str] | None
     caching_error: str | None = None
     requested_at: float | None = None
+    page_format: int | None = None
 
     @property
     def cached(self) -> bool:
@@ -135,6 +141,9 @@ def _page_from_item(item: Mapping[str, Any]) -> PageRecord:
     resume = text("backlinks_resume")
     lastrevid = number("lastrevid")
     status = text("backlinks_status") or "pending"
+    page_format = number("page_format")
+    if status in ("complete", "partial") and page_format != PAGE_FORMAT:
+        status = "pending"
     return PageRecord(
         pageid=int(item["pageid"]["N"]),
         title=text("title") or "",
@@ -150,6 +159,7 @@ def _page_from_item(item: Mapping[str, Any]) -> PageRecord:
         backlinks_resume=json.loads(resume) if resume else None,
         caching_error=text("caching_error"),
         requested_at=number("requested_at"),
+        page_format=int(page_format) if page_format is not None else None,
     )
 
 
@@ -203,6 +213,8 @@ class PageStore:
                 ConditionExpression=(
                     "attribute_not_exists(pageid) OR attribute_not_exists(backlinks_status) OR "
                     "backlinks_status = :failed OR "
+                    "(backlinks_status IN (:complete, :partial) AND "
+                    "(attribute_not_exists(page_format) OR page_format < :format)) OR "
                     "(backlinks_status = :pending AND (attribute_not_exists(claimed_at) OR claimed_at < :expired "
                     "OR claimed_by = :owner))"
                 ),
@@ -212,6 +224,9 @@ class PageStore:
                     ":now": _n(now),
                     ":pending": _s("pending"),
                     ":failed": _s("failed"),
+                    ":complete": _s("complete"),
+                    ":partial": _s("partial"),
+                    ":format": _n(PAGE_FORMAT),
                     ":expired": _n(now - lease_seconds),
                 },
             )
@@ -265,8 +280,13 @@ class PageStore:
         resume: Mapping[str, str] | None,
     ) -> None:
         """Record how far backlinks caching got, so a retry resumes there instead of starting over."""
-        values: dict[str, Any] = {":owner": _s(owner), ":count": _n(count), ":status": _s(status)}
-        sets = ["backlinks_count = :count", "backlinks_status = :status"]
+        values: dict[str, Any] = {
+            ":owner": _s(owner),
+            ":count": _n(count),
+            ":status": _s(status),
+            ":format": _n(PAGE_FORMAT),
+        }
+        sets = ["backlinks_count = :count", "backlinks_status = :status", "page_format = :format"]
         removes = []
         if resume is not None:
             values[":resume"] = _s(json.dumps(dict(resume), sort_keys=True))
