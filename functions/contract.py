@@ -67,12 +67,16 @@ LAMBDA_SERVICE_ERRORS = (
     "Sandbox.Timedout",
 )
 # A throttled step (the function at its reserved concurrency: a burst of searches) has its own, longer Retry:
-# waiting is all it needs, and a burst of executions needs more than three tries to drain through two
-# concurrent steps. About a minute at most, well inside an Express execution's five.
+# waiting is all it needs, and a burst of executions needs more than three tries to drain through the
+# concurrent steps. An Express execution is billed for every second it sleeps, and a step's slot frees as soon as
+# one of its invocations ends (a fraction of a second on AWS), so the waits stay short (full jitter under a 3 s
+# cap: 1.5 s on average, where a 10 s cap slept up to 10 past the slot) and the attempts many: about 45 s of
+# waiting at most, well inside an Express execution's five minutes.
 THROTTLE_ERROR = "Lambda.TooManyRequestsException"
 THROTTLE_RETRY_INTERVAL_SECONDS = 1
-THROTTLE_RETRY_MAX_ATTEMPTS = 8
-THROTTLE_RETRY_MAX_DELAY_SECONDS = 10
+THROTTLE_RETRY_BACKOFF_RATE = 1.5
+THROTTLE_RETRY_MAX_ATTEMPTS = 16
+THROTTLE_RETRY_MAX_DELAY_SECONDS = 3
 # Step Functions' own errors a task can end with. A Fail state may not raise a name with the reserved `States.`
 # prefix (moto refuses it outright), so these fail the execution as `CachingStepFailed` with the original name
 # at the start of the cause. (`States.TaskFailed` is absent on purpose: in a Catch it matches every task error.)

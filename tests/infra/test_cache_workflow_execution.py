@@ -20,6 +20,7 @@ from moto.core.config import default_user_config
 
 from components.cache_workflow import state_machine_definition
 from functions import settings
+from functions.contract import THROTTLE_RETRY_MAX_ATTEMPTS
 from functions.handlers import SandboxApp, cache_steps
 from functions.store import PageStore
 from local.aws import create_tables, local_aws_env
@@ -211,7 +212,7 @@ def test_given_the_first_step_throttled_out_of_retries_then_the_unclaimed_page_i
     status, (error, _), calls = run({"start": THROTTLED, "start:record_failure": REAL})
 
     assert (status, error) == ("FAILED", "Lambda.TooManyRequestsException")
-    assert [name for name, _ in calls].count("start") == 9  # the first attempt and the throttle Retry's eight
+    assert [name for name, _ in calls].count("start") == 1 + THROTTLE_RETRY_MAX_ATTEMPTS  # first, then the Retry's
     # Nobody held the page: the record creates it failed, with the title a redrive re-requests it by.
     assert (pages[7].title, pages[7].backlinks_status, pages[7].caching_error) == (
         "Seven",
