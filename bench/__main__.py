@@ -12,7 +12,8 @@
 | P6 | AWS cost per 1,000 searches, with Datadog's ingestion volume | `bench.cost` |
 | P7 | local stack: cold start to healthy, search to fully cached, searches at once | `bench.local_stack` |
 
-P3-P6 share one local stack (tables emptied between them); P7 starts its own, as `make dev` does. `--quick`
+P3-P5 share one local stack (dev's config, tables emptied between them); P6 starts one with the prod stack's
+config, as it prices AWS; P7 starts its own, as `make dev` does. `--quick`
 measures fewer runs and searches (under 2 minutes here; the rows say so); a full run takes about 15 minutes.
 Each benchmark's raw numbers go to `<out>/<benchmark>.json`, the table to `<out>/table.md`, and the pictures
 (P1's cold-start bars, P6's cost breakdown) to `<out>/*.png`. A missed target is a figure, not a failure; a
