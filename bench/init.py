@@ -10,15 +10,48 @@ times the bare handler's fastest run (its cost on a quiet machine). The detail s
 and median beside. What is timed:
 
 - init: the handler module imported (for auto-instrumentation, after the distro's `initialize()`: SDK,
-  exporter, and every installed instrumentation: botocore, requests);
+  exporters, propagators, and every installed instrumentation: botocore, requests);
 - first invocation: the handler called with a `GET /api/health` event, which builds the app (settings, boto3
   clients) and, with telemetry, configures the tracer provider, records the FaaS span and writes the first span
-  line (the first flush). Auto-instrumentation's invocation is wrapped in a span of its tracer and ends with its
-  provider's `force_flush()`, as its Lambda instrumentation does.
+  line (the first flush); with auto-instrumentation, the handler wrapped as the layer's Lambda instrumentation
+  wraps it, and its first flush a real OTLP/HTTP export (below).
 
 Variants: bare is the api function as it was before telemetry (`functions/` at the commit before
-`functions/telemetry.py` was added); telemetry is today's; auto is the bare function under auto-instrumentation
-(console exporter, gRPC instrumentations off: gRPC comes with the Pulumi SDK here, not with a Lambda).
+`functions/telemetry.py` was added); telemetry is today's; auto is the bare function configured as
+OpenTelemetry's Lambda layer configures a Python function. The layer's wrapper script
+(opentelemetry-lambda, `python/src/otel/otel_sdk/otel-instrument`) sets, when the function has not:
+
+- `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`: the OTLP/HTTP exporter (protobuf, `requests`), to the collector
+  extension at the exporter's default endpoint, `http://localhost:4318`;
+- `OTEL_SERVICE_NAME=$AWS_LAMBDA_FUNCTION_NAME`;
+- `OTEL_PROPAGATORS=tracecontext,baggage,xray` (the X-Ray propagator is loaded at init);
+- `OTEL_RESOURCE_ATTRIBUTES=cloud.region=$AWS_REGION,cloud.provider=aws,faas.name=$AWS_LAMBDA_FUNCTION_NAME,
+  faas.version=$AWS_LAMBDA_FUNCTION_VERSION,faas.instance=$AWS_LAMBDA_LOG_STREAM_NAME` (so the benchmark's
+  sandbox environment, every variant's, now has the version and log stream Lambda sets);
+
+then runs `opentelemetry-instrument`: the distro's `initialize()`, which leaves the exporters to its defaults,
+`otlp` for traces, metrics and logs (so a BatchSpanProcessor, a periodic metric reader and a batch log
+processor, each with its OTLP/HTTP exporter, as in the layer), and loads every installed instrumentation.
+`layer_env()` sets exactly these, with two differences: the endpoint is a loopback sink (`Sink`, in the
+benchmark's process: 200 to every POST on `/v1/traces`, `/v1/metrics` and `/v1/logs`, counted; a closed port
+would make the exporter retry for seconds), and the gRPC instrumentations are off (the layer installs them, but
+a Lambda has no `grpcio` and their dependency check skips them there; here `grpcio` comes with the Pulumi SDK).
+Each auto run must have posted at least one `/v1/traces` export to the sink, or the benchmark stops. The
+layer's `opentelemetry-instrumentation-aws-lambda` is not pinned in `requirements/dev.txt`, so the child does
+what it does around the handler (`otel_wrapper.py` imports the handler, the instrumentation wraps it): the
+parent context extracted from the event's headers by the configured propagators, a SERVER span named after the
+function with its FaaS and API Gateway v2 attributes, then `force_flush()` of the tracer provider (the first
+export, timed) and of the meter provider.
+
+What remains different from the real layer, each of which would only add to the layer's cost: the collector
+extension's own process (started in Lambda's init phase, on the sandbox's CPU; not counted here, nor is the
+sink's CPU); `opentelemetry-instrument` itself, which parses its options (scanning entry points) and then
+`exec`s a second interpreter (here `initialize()` is called in the one interpreter); the two dozen other
+instrumentations the layer installs, each found by entry point and dependency-checked at init, sqlite3's (no
+dependency) instrumenting the standard library's module (here only botocore, requests and the disabled gRPC
+ones are installed); the aws_lambda instrumentation's own import; and `localhost`'s name resolution (the sink
+is addressed as 127.0.0.1). Package versions are this repo's pins (SDK 1.45.2, instrumentations 0.66b2), not
+the layer's release.
 
 Every variant loads bytecode, compiled once into a private cache by a warm-up run, as a sandbox whose package
 carries bytecode for its Python does. `--sources` also measures the other case: nothing written, so every
@@ -38,6 +71,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -65,14 +100,85 @@ ENV = {
     "WIKIROAM_ENVIRONMENT": "bench",
     "AWS_LAMBDA_FUNCTION_NAME": "wikiroam-bench-api",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "2026/12/02/[$LATEST]0123456789abcdef0123456789abcdef",
 }
-AUTO_ENV = {
-    "OTEL_SERVICE_NAME": "wikiroam",
-    "OTEL_TRACES_EXPORTER": "console",
-    "OTEL_METRICS_EXPORTER": "none",
-    "OTEL_LOGS_EXPORTER": "none",
-    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "grpc_client,grpc_server,grpc_aio_client,grpc_aio_server",
-}
+# The collector extension's OTLP/HTTP paths (the layer's exporters post to `localhost:4318` + these).
+OTLP_PATHS = ("/v1/traces", "/v1/metrics", "/v1/logs")
+
+
+def layer_env(env: dict[str, str], endpoint: str) -> dict[str, str]:
+    """What OpenTelemetry's Lambda layer (`python/src/otel/otel_sdk/otel-instrument`) sets, from `env`.
+
+    The script sets the protocol, the service name, the propagators and the Lambda resource attributes, and
+    leaves the exporters to the distro's defaults (`otlp` for traces, metrics and logs) and the endpoint to the
+    exporter's (`http://localhost:4318`, the collector extension): here the endpoint is the loopback sink.
+    Only the gRPC instrumentations are turned off: the layer installs them, but a Lambda has no `grpcio`, so
+    the dependency check skips them there; here `grpcio` comes with the Pulumi SDK.
+    """
+    return {
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_SERVICE_NAME": env["AWS_LAMBDA_FUNCTION_NAME"],
+        "OTEL_PROPAGATORS": "tracecontext,baggage,xray",
+        "OTEL_RESOURCE_ATTRIBUTES": (
+            f"cloud.region={env['AWS_REGION']},cloud.provider=aws,faas.name={env['AWS_LAMBDA_FUNCTION_NAME']},"
+            f"faas.version={env['AWS_LAMBDA_FUNCTION_VERSION']},faas.instance={env['AWS_LAMBDA_LOG_STREAM_NAME']}"
+        ),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "grpc_client,grpc_server,grpc_aio_client,grpc_aio_server",
+    }
+
+
+class Sink:
+    """The collector extension's OTLP/HTTP receiver on loopback: 200 to every POST on its paths, counted.
+
+    The layer's exporters post to the extension in the same sandbox; this sink answers at once so the first
+    flush exports as it would there (a closed port would make the exporter retry for seconds). It runs in the
+    benchmark's process: its CPU is not the cold start's, as the extension's own process is not the function's.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(OTLP_PATHS, 0)
+        self.bytes = 0
+        counts, sink, lock = self.counts, self, threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                path = self.path.split("?", 1)[0]
+                if path not in counts:
+                    self.send_error(404)
+                    return
+                with lock:
+                    counts[path] += 1
+                    sink.bytes += len(body)
+                # An empty ExportServiceResponse: nothing rejected.
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Sink:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def snapshot(self) -> dict[str, int]:
+        """Requests received so far, per path."""
+        return dict(self.counts)
+
 
 CHILD = r"""
 import io, json, os, sys, time
@@ -98,10 +204,29 @@ if variant == "auto":
 import functions.handlers.api as api
 w1, c1 = time.perf_counter(), time.process_time()
 if variant == "auto":
-    from opentelemetry import trace
-    with trace.get_tracer("bench").start_as_current_span("GET /api/health"):
-        answer = api.handler(event, Context())
-    trace.get_tracer_provider().force_flush()
+    # What the layer's aws_lambda instrumentation does around the handler (it is not installed here):
+    # the parent from the event's headers through the configured propagators, a SERVER span named after the
+    # function with its FaaS and HTTP attributes, then the tracer and meter providers force-flushed.
+    from opentelemetry import context, metrics, trace
+    from opentelemetry.propagate import extract
+    lambda_context = Context()
+    token = context.attach(extract(event.get("headers") or {}))
+    try:
+        arn = lambda_context.invoked_function_arn
+        tracer = trace.get_tracer("bench.aws_lambda", schema_url="https://opentelemetry.io/schemas/1.11.0")
+        with tracer.start_as_current_span(
+            lambda_context.function_name, kind=trace.SpanKind.SERVER,
+            attributes={"cloud.account.id": arn.split(":")[4], "cloud.resource_id": ":".join(arn.split(":")[:7]),
+                        "faas.invocation_id": lambda_context.aws_request_id},
+        ) as span:
+            answer = api.handler(event, lambda_context)
+            http = event["requestContext"]["http"]
+            span.set_attributes({"faas.trigger": "http", "http.method": http["method"], "http.route": http["path"],
+                                 "http.target": http["path"], "http.status_code": answer["statusCode"]})
+    finally:
+        context.detach(token)
+    flushed = trace.get_tracer_provider().force_flush(30000)
+    metrics.get_meter_provider().force_flush(30000)
 else:
     answer = api.handler(event, Context())
 w2, c2 = time.perf_counter(), time.process_time()
@@ -110,6 +235,8 @@ sys.stdout = out
 assert answer["statusCode"] == 200, answer
 if variant == "telemetry":
     assert "OTLPv1 z1:" in written, "the first invocation wrote no span line"
+if variant == "auto":
+    assert flushed, "the first flush did not export"
 print(json.dumps({"init": c1 - c0, "first": c2 - c1, "init_wall": w1 - w0, "first_wall": w2 - w1}))
 """
 
@@ -132,8 +259,11 @@ def bare_functions(target: Path) -> str:
     return revision
 
 
-def run(variant: str, path: Path, cache: Path | None) -> dict[str, float]:
-    """One cold start of `variant`; `cache` is the bytecode cache to use, None to compile every module."""
+def run(variant: str, path: Path, cache: Path | None, sink: Sink) -> dict[str, float]:
+    """One cold start of `variant`; `cache` is the bytecode cache to use, None to compile every module.
+
+    Auto-instrumentation's exporters post to `sink`; its sample counts the trace exports it received.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update(ENV, PYTHONPATH=str(path))
     if cache is not None:
@@ -144,13 +274,20 @@ def run(variant: str, path: Path, cache: Path | None) -> dict[str, float]:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env.pop("PYTHONPYCACHEPREFIX", None)
     if variant == "auto":
-        env.update(AUTO_ENV)
+        env.update(layer_env(env, sink.endpoint))
+    before = sink.snapshot()
     out = subprocess.run(
         [sys.executable, "-c", CHILD, variant], env=env, cwd=path, capture_output=True, text=True, check=False
     )
     if out.returncode:
         raise RuntimeError(f"the {variant} cold start failed:\n{out.stderr[-2000:]}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    if variant == "auto":
+        # The child has exited: its flushes (and its providers' shutdown at exit) have been answered.
+        after = sink.snapshot()
+        result |= {f"exported_{path.rsplit('/', 1)[1]}": after[path] - before[path] for path in OTLP_PATHS}
+        if not result["exported_traces"]:
+            raise RuntimeError("the auto-instrumented cold start exported no trace to the sink")
     return result
 
 
@@ -170,7 +307,7 @@ def figures(samples: list[dict[str, float]]) -> dict[str, Any]:
 def measure(runs: int, *, sources: bool = False) -> dict[str, Any]:
     """CPU milliseconds per variant and phase (fastest run, and medians), under each bytecode condition asked for."""
     conditions = ("bytecode", "sources") if sources else ("bytecode",)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, Sink() as sink:
         bare_dir = Path(tmp) / "bare"
         revision = bare_functions(bare_dir)
         paths = {"bare": bare_dir, "telemetry": ROOT, "auto": bare_dir}
@@ -179,15 +316,16 @@ def measure(runs: int, *, sources: bool = False) -> dict[str, Any]:
             cache = Path(tmp) / "pycache" if condition == "bytecode" else None
             if cache is not None:
                 for name, path in paths.items():  # warm-up: compile into the cache, not measured
-                    run(name, path, cache)
+                    run(name, path, cache, sink)
             samples: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
             total = runs * len(VARIANTS)
             for i in range(runs):
                 for j, name in enumerate(VARIANTS):
                     progress(f"P1 {condition}", i * len(VARIANTS) + j, total)
-                    samples[name].append(run(name, paths[name], cache))
+                    samples[name].append(run(name, paths[name], cache, sink))
             progress(f"P1 {condition}", total, total)
             results["conditions"][condition] = {name: figures(samples[name]) for name in VARIANTS}
+        results["otlp_sink"] = {"requests": sink.snapshot(), "bytes": sink.bytes}
     return results
 
 
@@ -255,6 +393,10 @@ def report(results: dict[str, Any]) -> str:
             f"added: ours {s['added_ours_ms']:.1f} ms, auto-instrumentation {s['added_auto_ms']:.1f} ms "
             f"-> {s['times_less_than_auto']:.1f}x less"
         )
+    if "otlp_sink" in results:
+        sink = results["otlp_sink"]
+        posts = ", ".join(f"{path} {count}" for path, count in sink["requests"].items())
+        lines.append(f"auto-instrumentation's OTLP/HTTP posts to the loopback sink, warm-ups included: {posts}")
     lines.append(f"targets: <= {TARGET_X_BARE:.2f}x bare, >= {TARGET_X_LESS_THAN_AUTO:.0f}x less added than auto")
     return "\n".join(lines)
 
