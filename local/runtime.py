@@ -495,10 +495,13 @@ def _injected_error(request_id: str) -> dict[str, Any]:
 
 
 def start_slots_from(env: os._Environ[str] | dict[str, str]) -> int:
-    """Sandboxes that may start at once (`WIKIROAM_LAMBDA_START_SLOTS`, default: the CPUs, at least 2)."""
+    """Sandboxes that may start at once (`WIKIROAM_LAMBDA_START_SLOTS`, default: twice the CPUs).
+
+    Twice: a start also waits (the fork server, the pipe, the files), and a CPU left idle makes the burst longer.
+    """
     raw = env.get(START_SLOTS_VARIABLE, "").strip()
     if not raw:
-        return max(2, os.cpu_count() or 2)
+        return 2 * (os.cpu_count() or 1)
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{START_SLOTS_VARIABLE} must be a positive integer, not {raw!r}")
     return int(raw)

@@ -234,7 +234,7 @@ def test_given_the_account_limit_setting_then_it_is_read_with_its_default(raw, e
     assert account_concurrency_from({"WIKIROAM_LAMBDA_CONCURRENCY": raw}) == expected
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("", max(2, os.cpu_count() or 2)), ("3", 3)])
+@pytest.mark.parametrize(("raw", "expected"), [("", 2 * (os.cpu_count() or 1)), ("3", 3)])
 def test_given_the_start_slots_setting_then_it_is_read_with_its_default(raw, expected):
     assert start_slots_from({"WIKIROAM_LAMBDA_START_SLOTS": raw}) == expected
 
