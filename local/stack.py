@@ -107,6 +107,7 @@ class LocalStack:
         self._exit = ExitStack()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._save_on_stop = False
         self._integration_timeout = DEFAULT_INTEGRATION_TIMEOUT_SECONDS
         self._route_invoker: Any = None
 
@@ -196,7 +197,9 @@ class LocalStack:
         if self.options.state_dir is not None:
             loaded = load_tables(self.options.state_dir, self.client("dynamodb"), self._table_names())
             report(f"  state             {self.options.state_dir} ({loaded} items loaded)")
-            self._exit.callback(self._save_state)
+            # Saved by `_drain`, once the work in flight has finished: saved before, a page an execution was
+            # caching would come back pending under a claim no execution holds any more (for the claim's 15 minutes).
+            self._save_on_stop = True
 
         gateway.deployed(
             _readers_first(runner, self._routes()),
@@ -229,6 +232,8 @@ class LocalStack:
         self.wait_idle(timeout=120)
         if self.invoker is not None:
             self.invoker.shutdown()
+        if self._save_on_stop:
+            self._save_state()
 
     def _save_state(self) -> None:
         assert self.options.state_dir is not None
