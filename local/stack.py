@@ -167,9 +167,11 @@ class LocalStack:
         self._exit.enter_context(_log_level("moto.stepfunctions.parser", logging.CRITICAL))
         runner = self.runner = self._start_runtime()
         self.invoker = AsyncInvoker(self.activity, retry_delays=self.options.retry_delays)
-        self._exit.callback(self._drain)
         self._exit.enter_context(install_fidelity_patches(self.invoker, self.activity))
         self._exit.enter_context(install_emulated_faults(self.faults, self._background_work))
+        # Registered after the patches so that it runs before they are undone (an ExitStack unwinds in reverse):
+        # the executions in flight finish as they started, counted, logged and delivered by the same patches.
+        self._exit.callback(self._drain)
         self._report_faults()
 
         report(f"  deploying         __main__.py, stack {self.options.stack}")

@@ -48,11 +48,6 @@ def test_given_concurrent_searches_while_the_pipeline_times_out_then_no_reader_e
     _assert_met(incident.run_load(searches))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known gap, seen with 2 searches in flight: pages whose executions ran at the stop can come back pending "
-    "under a claim no execution holds, which redrive leaves alone for the claim's 15 minutes (README)",
-)
 def test_given_a_stack_stopped_with_executions_in_flight_then_nothing_cached_is_lost_and_redrive_completes_the_rest():
     scenario = incident.run_restart(SCALE)
 
