@@ -199,40 +199,35 @@ class PageStore:
     @_writes
     def claim(self, pageid: int, title: str, owner: str, now: float, lease_seconds: float) -> bool:
         """Take the page for one execution; False when it is cached or another execution's claim is still live."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pageid": _n(pageid)},
-                # The claim replaces the api's `requested_at` marker: from here the claim's lease guards the page.
-                UpdateExpression=(
-                    "SET title = if_not_exists(title, :title), claimed_by = :owner, claimed_at = :now, "
-                    "backlinks_status = :pending REMOVE caching_error, failed_at, requested_at"
-                ),
-                # A failed page is free to claim again: its failure released the claim, its progress is kept. An
-                # item without a status holds only the api's marker: nobody has claimed it yet.
-                ConditionExpression=(
-                    "attribute_not_exists(pageid) OR attribute_not_exists(backlinks_status) OR "
-                    "backlinks_status = :failed OR "
-                    "(backlinks_status IN (:complete, :partial) AND "
-                    "(attribute_not_exists(page_format) OR page_format < :format)) OR "
-                    "(backlinks_status = :pending AND (attribute_not_exists(claimed_at) OR claimed_at < :expired "
-                    "OR claimed_by = :owner))"
-                ),
-                ExpressionAttributeValues={
-                    ":title": _s(title),
-                    ":owner": _s(owner),
-                    ":now": _n(now),
-                    ":pending": _s("pending"),
-                    ":failed": _s("failed"),
-                    ":complete": _s("complete"),
-                    ":partial": _s("partial"),
-                    ":format": _n(PAGE_FORMAT),
-                    ":expired": _n(now - lease_seconds),
-                },
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            pageid,
+            # The claim replaces the api's `requested_at` marker: from here the claim's lease guards the page.
+            UpdateExpression=(
+                "SET title = if_not_exists(title, :title), claimed_by = :owner, claimed_at = :now, "
+                "backlinks_status = :pending REMOVE caching_error, failed_at, requested_at"
+            ),
+            # A failed page is free to claim again: its failure released the claim, its progress is kept. An
+            # item without a status holds only the api's marker: nobody has claimed it yet.
+            ConditionExpression=(
+                "attribute_not_exists(pageid) OR attribute_not_exists(backlinks_status) OR "
+                "backlinks_status = :failed OR "
+                "(backlinks_status IN (:complete, :partial) AND "
+                "(attribute_not_exists(page_format) OR page_format < :format)) OR "
+                "(backlinks_status = :pending AND (attribute_not_exists(claimed_at) OR claimed_at < :expired "
+                "OR claimed_by = :owner))"
+            ),
+            ExpressionAttributeValues={
+                ":title": _s(title),
+                ":owner": _s(owner),
+                ":now": _n(now),
+                ":pending": _s("pending"),
+                ":failed": _s("failed"),
+                ":complete": _s("complete"),
+                ":partial": _s("partial"),
+                ":format": _n(PAGE_FORMAT),
+                ":expired": _n(now - lease_seconds),
+            },
+        )
 
     def save_info(
         self,
@@ -319,30 +314,25 @@ class PageStore:
         hold only the api's marker). A page another execution holds, a cached page, and a failure the step
         recorded itself are left as they are.
         """
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pageid": _n(pageid)},
-                UpdateExpression=(
-                    "SET title = if_not_exists(title, :title), backlinks_status = :failed, caching_error = :error, "
-                    "failed_at = :now REMOVE claimed_by, claimed_at, requested_at"
-                ),
-                ConditionExpression=(
-                    "claimed_by = :owner OR (attribute_not_exists(claimed_by) AND "
-                    "(attribute_not_exists(backlinks_status) OR backlinks_status = :pending))"
-                ),
-                ExpressionAttributeValues={
-                    ":title": _s(title),
-                    ":owner": _s(owner),
-                    ":failed": _s("failed"),
-                    ":pending": _s("pending"),
-                    ":error": _s(error),
-                    ":now": _n(now),
-                },
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            pageid,
+            UpdateExpression=(
+                "SET title = if_not_exists(title, :title), backlinks_status = :failed, caching_error = :error, "
+                "failed_at = :now REMOVE claimed_by, claimed_at, requested_at"
+            ),
+            ConditionExpression=(
+                "claimed_by = :owner OR (attribute_not_exists(claimed_by) AND "
+                "(attribute_not_exists(backlinks_status) OR backlinks_status = :pending))"
+            ),
+            ExpressionAttributeValues={
+                ":title": _s(title),
+                ":owner": _s(owner),
+                ":failed": _s("failed"),
+                ":pending": _s("pending"),
+                ":error": _s(error),
+                ":now": _n(now),
+            },
+        )
 
     @_writes
     def mark_requested(self, pageid: int, title: str, now: float, ttl_seconds: float) -> bool:
@@ -351,32 +341,25 @@ class PageStore:
         Writes only the key, the title (kept if present) and the marker: an item created here has no status,
         which reads as `pending` with no claim, and the first claim takes it over.
         """
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pageid": _n(pageid)},
-                UpdateExpression="SET title = if_not_exists(title, :title), requested_at = :now",
-                ConditionExpression="attribute_not_exists(requested_at) OR requested_at < :expired",
-                ExpressionAttributeValues={":title": _s(title), ":now": _n(now), ":expired": _n(now - ttl_seconds)},
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            pageid,
+            UpdateExpression="SET title = if_not_exists(title, :title), requested_at = :now",
+            ConditionExpression="attribute_not_exists(requested_at) OR requested_at < :expired",
+            ExpressionAttributeValues={":title": _s(title), ":now": _n(now), ":expired": _n(now - ttl_seconds)},
+        )
 
     @_writes
     def clear_requested(self, pageid: int, requested_at: float) -> bool:
-        """Remove the marker this request set (its publish failed), so the next view asks again at once."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pageid": _n(pageid)},
-                UpdateExpression="REMOVE requested_at",
-                ConditionExpression="requested_at = :at",
-                ExpressionAttributeValues={":at": _n(requested_at)},
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False  # another request's marker since: it is not this one's to remove
-        return True
+        """Remove the marker this request set (its publish failed), so the next view asks again at once.
+
+        False when another request's marker is there since: it is not this one's to remove.
+        """
+        return self._update_if(
+            pageid,
+            UpdateExpression="REMOVE requested_at",
+            ConditionExpression="requested_at = :at",
+            ExpressionAttributeValues={":at": _n(requested_at)},
+        )
 
     def scan(self, *, segment_size: int = 500) -> Iterator[PageRecord]:
         """Every page item, read with a paginated Scan (for operators' tools, never the request path)."""
@@ -394,22 +377,17 @@ class PageStore:
     @_writes
     def reopen_partial(self, pageid: int, error: str, now: float) -> bool:
         """Mark a partial page failed with `error`, so a new run may claim it and resume; False if not partial."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pageid": _n(pageid)},
-                UpdateExpression="SET backlinks_status = :failed, caching_error = :error, failed_at = :now",
-                ConditionExpression="backlinks_status = :partial",
-                ExpressionAttributeValues={
-                    ":failed": _s("failed"),
-                    ":partial": _s("partial"),
-                    ":error": _s(error),
-                    ":now": _n(now),
-                },
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            pageid,
+            UpdateExpression="SET backlinks_status = :failed, caching_error = :error, failed_at = :now",
+            ConditionExpression="backlinks_status = :partial",
+            ExpressionAttributeValues={
+                ":failed": _s("failed"),
+                ":partial": _s("partial"),
+                ":error": _s(error),
+                ":now": _n(now),
+            },
+        )
 
     @_writes
     def mark_gap(self, pageid: int, cached_count: int, error: str, now: float) -> bool:
@@ -419,27 +397,22 @@ class PageStore:
         claim), so a page re-cached meanwhile is left alone. The backlinks resume point is removed: a new run
         lists every backlink again instead of resuming past the end.
         """
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pageid": _n(pageid)},
-                UpdateExpression=(
-                    "SET backlinks_status = :failed, caching_error = :error, failed_at = :now REMOVE backlinks_resume"
-                ),
-                ConditionExpression=(
-                    "backlinks_status = :complete AND backlinks_count = :count AND attribute_not_exists(claimed_by)"
-                ),
-                ExpressionAttributeValues={
-                    ":failed": _s("failed"),
-                    ":complete": _s("complete"),
-                    ":count": _n(cached_count),
-                    ":error": _s(error),
-                    ":now": _n(now),
-                },
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            pageid,
+            UpdateExpression=(
+                "SET backlinks_status = :failed, caching_error = :error, failed_at = :now REMOVE backlinks_resume"
+            ),
+            ConditionExpression=(
+                "backlinks_status = :complete AND backlinks_count = :count AND attribute_not_exists(claimed_by)"
+            ),
+            ExpressionAttributeValues={
+                ":failed": _s("failed"),
+                ":complete": _s("complete"),
+                ":count": _n(cached_count),
+                ":error": _s(error),
+                ":now": _n(now),
+            },
+        )
 
     @_writes
     def release(self, pageid: int, owner: str) -> None:
@@ -455,6 +428,15 @@ class PageStore:
             raise ClaimLost(f"page {pageid} is no longer claimed by {owner}") from None
 
     @_writes
+    def _update_if(self, pageid: int, **update: Any) -> bool:
+        """One conditional UpdateItem of the page (`update`: the request's other fields); False if the condition
+        does not hold."""
+        try:
+            self._client.update_item(TableName=self._table, Key={"pageid": _n(pageid)}, **update)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def _update_owned(
         self,
         pageid: int,
