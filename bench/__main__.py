@@ -63,9 +63,11 @@ def p7_row(results: dict[str, Any]) -> Row:
     ratio = "-"
     if "process" in bursts:
         b = bursts["process"]
+        cached = f"all cached {b['all_cached_s']:.0f} s" if b["all_cached_s"] is not None else "not all cached"
+        redriven = f" ({b['redriven']} redriven)" if b.get("redriven") else ""
         concurrent = (
             f"; {b['searches']} at once: p50 {b['p50_s']:.1f} s, p95 {b['p95_s']:.1f} s, "
-            f"{b['errors']} errors, all cached {b['all_cached_s']:.0f} s"
+            f"{b['errors']} errors, {cached}{redriven}"
         )
         if "in-process" in bursts and b["p50_s"] > 0:
             ratio = f"{bursts['in-process']['p50_s'] / b['p50_s']:.1f}x (in-process/process p50)"
