@@ -29,6 +29,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -483,7 +484,9 @@ def _write_execution_logs(worker: Any) -> None:
 
     backend = logs_backends[account][region]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M")
-    digest = hashlib.sha256(execution.exec_arn.encode()).hexdigest()[:32]
+    # One stream per execution, as Step Functions writes them. Express executions may share a name, and so an ARN
+    # (a cache request delivered twice starts two executions of the same name): the stream's name must not repeat.
+    digest = hashlib.sha256(f"{execution.exec_arn}/{uuid.uuid4()}".encode()).hexdigest()[:32]
     stream = f"states/{execution.state_machine.name}/{stamp}/{digest}"
     backend.create_log_stream(group_name, stream)
     backend.put_log_events(group_name, stream, events)
