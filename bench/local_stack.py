@@ -25,7 +25,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +53,40 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def local_wikiroam() -> Iterator[str]:
+    """`python -m local` in a process of its own, on a free port, until it answers `GET /api/health`; its URL."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"python -m local exited with {process.returncode} before it was healthy")
+            try:
+                if requests.get(f"{url}/api/health", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("python -m local was not healthy within 120 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=150)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def cold_start() -> dict[str, float]:
