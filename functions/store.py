@@ -427,7 +427,6 @@ class PageStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             raise ClaimLost(f"page {pageid} is no longer claimed by {owner}") from None
 
-    @_writes
     def _update_if(self, pageid: int, **update: Any) -> bool:
         """One conditional UpdateItem of the page (`update`: the request's other fields); False if the condition
         does not hold."""
@@ -437,6 +436,7 @@ class PageStore:
             return False
         return True
 
+    @_writes
     def _update_owned(
         self,
         pageid: int,

@@ -18,6 +18,7 @@ page whose `backlinks_count` differs `failed` with `caching_error` `BacklinksGap
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import subprocess
@@ -30,6 +31,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from functions.contract import CACHE_REQUEST_MARKER_SECONDS, CLAIM_LEASE_SECONDS
+from functions.errors import WriteThrottled
 from functions.messages import MAX_PAGES_PER_REQUEST, CacheRequest, PageRef
 from functions.store import PageRecord, PageStore
 
@@ -259,7 +261,13 @@ class Redriver:
                 ):
                     result.not_requested.append(record.pageid)  # changed since the scan: left as it is now
                     continue
-                if self.pages.mark_requested(record.pageid, record.title, now, CACHE_REQUEST_MARKER_SECONDS):
+                try:
+                    marked = self.pages.mark_requested(record.pageid, record.title, now, CACHE_REQUEST_MARKER_SECONDS)
+                except WriteThrottled:
+                    # The table throttles the marker: request the page anyway, as the api does (a duplicate request
+                    # is deduplicated by the claim; a lost one is not).
+                    marked = True
+                if marked:
                     wanted.append(PageRef(record.pageid, record.title or str(record.pageid)))
                 else:
                     result.in_flight.append(record.pageid)
@@ -270,7 +278,8 @@ class Redriver:
                 except (BotoCoreError, ClientError):
                     result.not_requested.extend(page.pageid for page in wanted)
                     for page in wanted:
-                        self.pages.clear_requested(page.pageid, now)
+                        with contextlib.suppress(WriteThrottled):  # the marker expires by itself soon enough
+                            self.pages.clear_requested(page.pageid, now)
             bar.advance(len(chunk))
         bar.close()
 

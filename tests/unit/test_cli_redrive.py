@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from functions.contract import CACHE_REQUEST_MARKER_SECONDS, CLAIM_LEASE_SECONDS
+from functions.errors import WriteThrottled
 from functions.store import PageRecord
-from wikiroam_cli.redrive import cache_requests_in, plan_redrive
+from wikiroam_cli.redrive import Redriver, RedriveResult, StackTargets, cache_requests_in, plan_redrive
 
 NOW = 1_795_806_539.0
 REQUEST = json.dumps({"pages": [{"pageid": 7, "title": "Seven"}], "reason": "search"})
@@ -59,3 +60,37 @@ def test_a_dead_letter_message_without_a_valid_request_yields_nothing_to_replay(
     assert cache_requests_in("not json") == []
     assert cache_requests_in(json.dumps({"pages": [], "reason": "search"})) == []
     assert cache_requests_in(json.dumps({"Message": "{}"})) == []
+
+
+class ThrottledPages:
+    """A pages table that throttles every marker write past the client's attempts, as under an incident."""
+
+    def __init__(self) -> None:
+        self.cleared: list[int] = []
+
+    def mark_requested(self, pageid: int, title: str, now: float, ttl_seconds: float) -> bool:
+        raise WriteThrottled("PageStore.mark_requested: DynamoDB still throttled")
+
+    def clear_requested(self, pageid: int, requested_at: float) -> bool:
+        raise WriteThrottled("PageStore.clear_requested: DynamoDB still throttled")
+
+
+class Topic:
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+
+    def publish(self, **message) -> dict:
+        self.published.append(json.loads(message["Message"]))
+        return {"MessageId": "m-1"}
+
+
+def test_given_a_table_throttling_the_markers_then_redrive_still_requests_the_pages_as_the_api_does():
+    topic = Topic()
+    targets = StackTargets(pages_table="pages", topic_arn="arn:aws:sns:us-east-1:1:cache", dlq_url=None)
+    redriver = Redriver(targets, pages=ThrottledPages(), sns=topic, clock=lambda: NOW)  # type: ignore[arg-type]
+    result = RedriveResult()
+
+    redriver.request([record(2, "failed", caching_error="WriteThrottled")], result)
+
+    assert result.requested == [2]
+    assert [page["pageid"] for message in topic.published for page in message["pages"]] == [2]
