@@ -291,9 +291,14 @@ class Gateway:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 request.send_header(name, value)
         request.send_header("content-length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+        try:
+            request.end_headers()
+            if request.command != "HEAD":
+                request.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The reader left first (the UI aborts a search its next keystroke replaced): nobody to answer, and
+            # nothing for `make dev`'s terminal; CloudFront drops such a response too.
+            request.close_connection = True
 
 
 def allow_images_from(headers: Mapping[str, str], origin: str) -> dict[str, str]:

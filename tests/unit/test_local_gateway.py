@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
+
 import pytest
 import requests
 
@@ -97,3 +101,26 @@ def test_an_integration_that_times_out_or_fails_answers_what_an_http_api_answers
         assert answer.json() == body
     else:
         assert answer.json()["error"]["code"] == "integration_error"
+
+
+def test_a_reader_that_leaves_before_the_answer_leaves_no_traceback_in_make_devs_terminal(capfd):
+    def invoke(function_arn, event):
+        time.sleep(0.5)  # the reader's next keystroke aborts this search meanwhile
+        return {"statusCode": 200, "body": "{}"}
+
+    gateway = Gateway()
+    gateway.start()
+    try:
+        gateway.deployed([Route("GET", "/api/search", ARN)], invoke, None, {})
+        host, port = gateway.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as client:
+            client.sendall(b"GET /api/search?q=a HTTP/1.1\r\nHost: x\r\n\r\n")
+            # Closed with a reset, as a browser's abort does: the gateway's write fails.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        time.sleep(1.0)
+        still_serving = requests.get(f"{gateway.url}/api/search", timeout=10)
+    finally:
+        gateway.stop()
+
+    assert still_serving.status_code == 200
+    assert "Traceback" not in capfd.readouterr().err
