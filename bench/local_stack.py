@@ -37,6 +37,7 @@ from local.stack import LocalStack, StackOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 COLD_START_TARGET_SECONDS = 30.0
+CACHED = ("complete", "partial")
 
 
 def progress(label: str, done: int, total: int) -> None:
@@ -55,51 +56,54 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _launch_local(port: int, **output: Any) -> subprocess.Popen[str]:
+    """`python -m local` on `port`, in a process of its own, as `make dev` runs it."""
+    return subprocess.Popen([sys.executable, "-m", "local", "--port", str(port)], cwd=ROOT, text=True, **output)
+
+
+def _wait_healthy(process: subprocess.Popen[str], port: int, timeout: float = 120.0) -> None:
+    """Until the launched stack answers `GET /api/health` with 200; an error if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"python -m local exited with {process.returncode} before it was healthy")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"python -m local was not healthy within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C, as in `make dev`'s terminal: the stack finishes its work in flight, then stops."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=150)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def local_wikiroam() -> Iterator[str]:
     """`python -m local` in a process of its own, on a free port, until it answers `GET /api/health`; its URL."""
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process = _launch_local(port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"python -m local exited with {process.returncode} before it was healthy")
-            try:
-                if requests.get(f"{url}/api/health", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("python -m local was not healthy within 120 s")
-            time.sleep(0.1)
-        yield url
+        _wait_healthy(process, port)
+        yield f"http://127.0.0.1:{port}"
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=150)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 def cold_start() -> dict[str, float]:
     """Seconds from launching `python -m local` to the first line of each phase and to a healthy API."""
     port = _free_port()
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _launch_local(port, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     marks: dict[str, float] = {}
     try:
         assert process.stdout is not None
@@ -109,17 +113,10 @@ def cold_start() -> dict[str, float]:
                     marks[phase] = time.perf_counter() - started
             if line.startswith("WikiRoam is running"):
                 break
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
+        _wait_healthy(process, port)
         marks["healthy"] = time.perf_counter() - started
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        _stop(process)
     return marks
 
 
@@ -244,19 +241,10 @@ def burst(runtime: Literal["process", "in-process"], count: int, cache_wait: flo
 
 def _cached(stack: LocalStack, pageids: list[int]) -> set[int]:
     """The pages among `pageids` whose caching has finished (`complete` or `partial`)."""
-    dynamodb = stack.client("dynamodb")
-    table = stack.outputs["pagesTableName"]
-    cached = set()
-    for start in range(0, len(pageids), 100):
-        keys = [{"pageid": {"N": str(p)}} for p in pageids[start : start + 100]]
-        request: dict[str, Any] = {table: {"Keys": keys, "ProjectionExpression": "pageid, backlinks_status"}}
-        while request:
-            answer = dynamodb.batch_get_item(RequestItems=request)
-            for item in answer["Responses"].get(table, []):
-                if item.get("backlinks_status", {}).get("S") in ("complete", "partial"):
-                    cached.add(int(item["pageid"]["N"]))
-            request = answer.get("UnprocessedKeys") or {}
-    return cached
+    from bench.incident import page_items
+
+    wanted = set(pageids)
+    return {p for p, item in page_items(stack).items() if p in wanted and item.get("backlinks_status") in CACHED}
 
 
 def _seconds(value: float | None) -> str:

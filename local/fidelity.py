@@ -24,7 +24,6 @@ Each patch is installed by `install_fidelity_patches()` and undone on exit; each
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -486,7 +485,6 @@ def _write_execution_logs(worker: Any) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M")
     # One stream per execution, as Step Functions writes them. Express executions may share a name, and so an ARN
     # (a cache request delivered twice starts two executions of the same name): the stream's name must not repeat.
-    digest = hashlib.sha256(f"{execution.exec_arn}/{uuid.uuid4()}".encode()).hexdigest()[:32]
-    stream = f"states/{execution.state_machine.name}/{stamp}/{digest}"
+    stream = f"states/{execution.state_machine.name}/{stamp}/{uuid.uuid4().hex}"
     backend.create_log_stream(group_name, stream)
     backend.put_log_events(group_name, stream, events)

@@ -260,15 +260,18 @@ class LocalStack:
         """A boto3 client of the local AWS (one per service, thread-safe to share)."""
         with self._clients_lock:
             if service not in self._clients:
-                import boto3
-
-                # The stack's own requests: the faults of WIKIROAM_FAULTS leave them alone.
-                self._clients[service] = mark_as_harness(
-                    boto3.client(  # type: ignore[call-overload]
-                        service, endpoint_url=self.endpoint_url, **_boto3_credentials(self.endpoint_url)
-                    )
-                )
+                self._clients[service] = self._new_client(service)
             return self._clients[service]
+
+    def _new_client(self, service: str, config: Any = None) -> Any:
+        """A boto3 client of the local AWS; the stack's own requests, which the faults of WIKIROAM_FAULTS spare."""
+        import boto3
+
+        return mark_as_harness(
+            boto3.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.endpoint_url, config=config, **_boto3_credentials(self.endpoint_url)
+            )
+        )
 
     def function_name(self, logical_name: str) -> str:
         """The physical name of a function from its logical name, e.g. `wikiroam-cache-start-function`."""
@@ -384,7 +387,6 @@ class LocalStack:
     def _integration_client(self) -> Any:
         """API Gateway's side of Invoke: one attempt (it never retries), given up at the integration's timeout,
         with connections for a burst of readers (botocore keeps 10 by default)."""
-        import boto3
         from botocore.config import Config
 
         config = Config(
@@ -392,11 +394,7 @@ class LocalStack:
             retries={"total_max_attempts": 1},
             max_pool_connections=GATEWAY_CONNECTIONS,
         )
-        return mark_as_harness(
-            boto3.client(  # type: ignore[call-overload]
-                "lambda", endpoint_url=self.endpoint_url, config=config, **_boto3_credentials(self.endpoint_url)
-            )
-        )
+        return self._new_client("lambda", config)
 
     def _site(self) -> SiteOrigin | None:
         assert self.deployment is not None
