@@ -22,12 +22,24 @@ from components.policies import (
     state_machine_policy,
     trigger_statements,
 )
+from functions.contract import TRIGGER_EXECUTIONS_IN_FLIGHT
 
 # A cache request nobody could start a pipeline for stays inspectable for the queue's maximum, 14 days.
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
-# The trigger is invoked asynchronously by SNS: two retries, and a request older than an hour is not worth it.
+# The trigger is invoked asynchronously by SNS: two retries. A burst of searches waits in Lambda's queue of these
+# events while the trigger is at its reserved concurrency (the pipeline's backpressure); a request still queued
+# after an hour goes to the dead-letter queue, whence `wikiroam redrive` replays it.
 TRIGGER_RETRY_ATTEMPTS = 2
 TRIGGER_MAX_EVENT_AGE_SECONDS = 3600
+
+
+def trigger_concurrency(step_concurrency: int | None) -> int | None:
+    """The trigger's reserved concurrency: executions in flight (each trigger instance runs
+    `TRIGGER_EXECUTIONS_IN_FLIGHT`) never outnumber what each cache step may run; None when the steps are not
+    reserved either."""
+    if step_concurrency is None:
+        return None
+    return max(1, step_concurrency // TRIGGER_EXECUTIONS_IN_FLIGHT)
 
 
 @dataclass(frozen=True)
@@ -35,8 +47,9 @@ class CachePipelineArgs:
     """What the pipeline's functions run and reach.
 
     `step_concurrency` is the reserved concurrency of each cache step function, so a burst of searches cannot
-    stampede the wiki or the tables (throttled invocations are retried by the state machine); None leaves
-    them unreserved, for accounts whose concurrency quota is too small to reserve any.
+    stampede the wiki or the tables; the trigger's follows from it (`trigger_concurrency`), so that executions
+    wait for the steps in the trigger's queue rather than throttled. None leaves them all unreserved, for
+    accounts whose concurrency quota is too small to reserve any.
     `execution_data_in_logs` adds every state's input and output to the state machine's log events (debugging).
     `state_machine_log_level` is Step Functions' logging level: ERROR (the failures only; the steps write the
     state and execution spans themselves) or ALL (every event, for debugging).
@@ -209,16 +222,17 @@ class CachePipeline(pulumi.ComponentResource):
         trigger = LambdaFunction(
             f"{name}-trigger",
             LambdaFunctionArgs(
-                description="WikiRoam trigger: one cache pipeline execution per requested page",
+                description="WikiRoam trigger: runs one cache pipeline execution per requested page to its end",
                 handler="functions.handlers.trigger.handler",
                 code=args.code,
                 layers=args.layers,
-                environment=trigger_environment(self.state_machine.arn, args.deployment),
-                statements=pulumi.Output.all(self.state_machine.arn, self.dead_letter_queue.arn).apply(
-                    lambda arns: trigger_statements(arns[0], arns[1])
+                environment=trigger_environment(self.state_machine.arn, self.topic.arn, args.deployment),
+                statements=pulumi.Output.all(self.state_machine.arn, self.topic.arn, self.dead_letter_queue.arn).apply(
+                    lambda arns: trigger_statements(arns[0], arns[1], arns[2])
                 ),
                 size=args.trigger_size,
                 log_retention_days=args.log_retention_days,
+                reserved_concurrency=trigger_concurrency(args.step_concurrency),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -55,9 +55,15 @@ def api_environment(
     }
 
 
-def trigger_environment(state_machine_arn: pulumi.Input[str], deployment: str) -> Environment:
-    """The trigger function's environment."""
-    return {**telemetry_environment(deployment), settings.STATE_MACHINE_ARN: state_machine_arn}
+def trigger_environment(
+    state_machine_arn: pulumi.Input[str], cache_topic_arn: pulumi.Input[str], deployment: str
+) -> Environment:
+    """The trigger function's environment: the state machine it runs, the topic it puts back what it cannot run."""
+    return {
+        **telemetry_environment(deployment),
+        settings.STATE_MACHINE_ARN: state_machine_arn,
+        settings.CACHE_TOPIC_ARN: cache_topic_arn,
+    }
 
 
 def cache_step_environment(wiki: WikiConfig, tables: TableNames, max_backlinks: int, deployment: str) -> Environment:

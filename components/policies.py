@@ -61,14 +61,21 @@ def api_statements(pages_table_arn: str, links_table_arn: str, cache_topic_arn: 
     ]
 
 
-def trigger_statements(state_machine_arn: str, dead_letter_queue_arn: str) -> list[Statement]:
-    """The trigger starts executions; its on-failure destination sends to the dead-letter queue as the function."""
+def trigger_statements(state_machine_arn: str, cache_topic_arn: str, dead_letter_queue_arn: str) -> list[Statement]:
+    """The trigger runs executions synchronously and puts back on the topic the pages its time cannot cover; its
+    on-failure destination sends to the dead-letter queue as the function."""
     return [
         {
-            "Sid": "StartCachePipeline",
+            "Sid": "RunCachePipeline",
             "Effect": "Allow",
-            "Action": ["states:StartExecution"],
+            "Action": ["states:StartSyncExecution"],
             "Resource": [state_machine_arn],
+        },
+        {
+            "Sid": "PutBackCacheRequests",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": [cache_topic_arn],
         },
         {
             "Sid": "SendFailedInvocations",

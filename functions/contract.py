@@ -104,6 +104,18 @@ RETRY_BACKOFF_RATE = 2.0
 # Express workflows stop at five minutes: keep the retries of the longest task well inside that.
 RETRY_MAX_DELAY_SECONDS = 20
 
+# Backpressure: the trigger runs each page's execution synchronously (StartSyncExecution) and waits for it, at most
+# this many at once per trigger instance, and the trigger's reserved concurrency is the cache steps' divided by it.
+# So executions in flight never outnumber a step's reserved concurrency (each execution runs one step at a time),
+# and a burst of searches waits in Lambda's queue of asynchronous events (the trigger's throttled invocations,
+# retried by Lambda for up to the event's maximum age) instead of exhausting the steps' throttle Retry.
+TRIGGER_EXECUTIONS_IN_FLIGHT = 2
+# Step Functions ends a synchronous Express execution at five minutes. The trigger starts a page only while its own
+# timeout leaves the worst case of that call (`functions.clients.PIPELINE_RUN_WORST_SECONDS`) and the margin below;
+# it publishes the pages it could not start as a new cache request, back into the queue.
+SYNC_EXECUTION_LIMIT_SECONDS = 300
+TRIGGER_DEADLINE_MARGIN_SECONDS = 10
+
 # How long a claim keeps other executions off a page; past it, a stalled execution's page can be taken over.
 CLAIM_LEASE_SECONDS = 15 * 60
 # How long a published cache request keeps the api from publishing the same page again (the page item's

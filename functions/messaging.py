@@ -1,4 +1,4 @@
-"""Messaging access: cache requests published to SNS, pipeline executions started in Step Functions.
+"""Messaging access: cache requests published to SNS, pipeline executions run in Step Functions.
 
 The data-access twin of `functions.store` for the pipeline's two messaging services; the message shapes they
 send are the pure contracts of `functions.messages`.
@@ -7,7 +7,6 @@ send are the pure contracts of `functions.messages`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry.trace import SpanKind
@@ -54,37 +53,58 @@ class CacheRequestPublisher:
         return response["MessageId"]
 
 
-class PipelineStarter:
-    """Starts cache pipeline executions."""
+class PipelineRun:
+    """How one page's execution ended: `status` is StartSyncExecution's SUCCEEDED, FAILED or TIMED_OUT.
+
+    A plain class: the api imports this module for its publisher, and a dataclass costs its cold start.
+    """
+
+    __slots__ = ("error", "execution_arn", "pageid", "status")
+
+    def __init__(self, pageid: int, execution_arn: str, status: str, error: str | None = None) -> None:
+        self.pageid = pageid
+        self.execution_arn = execution_arn
+        self.status = status
+        self.error = error
+
+
+class PipelineRunner:
+    """Runs cache pipeline executions synchronously: each call returns when its execution has ended.
+
+    Waiting is the point: the trigger's reserved concurrency then bounds the executions in flight (backpressure),
+    where a started-and-forgotten execution would pile onto the cache steps' reserved concurrency.
+    """
 
     def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
         self._client = client
         self._state_machine_arn = state_machine_arn
 
-    def start(self, pages: Sequence[PageRef], reason: Reason, message_id: str) -> list[str]:
-        """Start one execution per page; returns their ARNs."""
-        arns = []
-        for page in pages:
-            # The CLIENT span of the call is opened here, not by the client hook, so that its context is the
-            # one the execution's name and `_trace` carry: the execution span is its child.
-            with telemetry.aws_call_span(
-                "SFN.StartExecution",
-                kind=SpanKind.CLIENT,
-                service="SFN",
-                method="StartExecution",
-                attributes={
-                    "aws.step_functions.state_machine.arn": self._state_machine_arn,
-                    "wikiroam.page.id": page.pageid,
-                },
-            ) as span:
-                carrier = telemetry.trace_carrier()
-                name = execution_name(page, message_id, carrier.get("traceparent"))
-                span.set_attribute("aws.step_functions.execution.name", name)
-                response = self._client.start_execution(
-                    stateMachineArn=self._state_machine_arn,
-                    name=name,
-                    input=json.dumps(execution_input(page, reason, carrier), ensure_ascii=False),
-                )
-                span.set_attribute("aws.step_functions.execution.arn", response["executionArn"])
-            arns.append(response["executionArn"])
-        return arns
+    def run(self, page: PageRef, reason: Reason, message_id: str) -> PipelineRun:
+        """Run the page's execution to its end. A FAILED execution is an answer, not an exception: its Catch path
+        has already marked the page `failed` with the error's name."""
+        # The CLIENT span of the call is opened here, not by the client hook, so that its context is the one the
+        # execution's name carries: the execution span is its child, and this span lasts as long as the execution.
+        with telemetry.aws_call_span(
+            "SFN.StartSyncExecution",
+            kind=SpanKind.CLIENT,
+            service="SFN",
+            method="StartSyncExecution",
+            attributes={
+                "aws.step_functions.state_machine.arn": self._state_machine_arn,
+                "wikiroam.page.id": page.pageid,
+            },
+        ) as span:
+            carrier = telemetry.trace_carrier()
+            name = execution_name(page, message_id, carrier.get("traceparent"))
+            span.set_attribute("aws.step_functions.execution.name", name)
+            response = self._client.start_sync_execution(
+                stateMachineArn=self._state_machine_arn,
+                name=name,
+                input=json.dumps(execution_input(page, reason, carrier), ensure_ascii=False),
+            )
+            run = PipelineRun(page.pageid, response["executionArn"], response["status"], response.get("error"))
+            span.set_attribute("aws.step_functions.execution.arn", run.execution_arn)
+            span.set_attribute("aws.step_functions.execution.status", run.status)
+            if run.error is not None:
+                span.set_attribute("aws.step_functions.execution.error", run.error)
+        return run

@@ -73,9 +73,10 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class TriggerSettings:
-    """What the trigger function needs."""
+    """What the trigger function needs: the state machine it runs, the topic it puts back what it cannot run."""
 
     state_machine_arn: str
+    cache_topic_arn: str
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,10 @@ def api_settings(env: Mapping[str, str]) -> ApiSettings:
 
 def trigger_settings(env: Mapping[str, str]) -> TriggerSettings:
     """Read and validate the trigger function's environment."""
-    return TriggerSettings(state_machine_arn=_arn(env, STATE_MACHINE_ARN, "cache pipeline state machine"))
+    return TriggerSettings(
+        state_machine_arn=_arn(env, STATE_MACHINE_ARN, "cache pipeline state machine"),
+        cache_topic_arn=_arn(env, CACHE_TOPIC_ARN, "cache request SNS topic"),
+    )
 
 
 def cache_settings(env: Mapping[str, str]) -> CacheSettings:

@@ -27,6 +27,9 @@ def local_aws_env(endpoint_url: str | None) -> dict[str, str]:
     env = {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
     if endpoint_url is not None:
         env["AWS_ENDPOINT_URL"] = endpoint_url
+        # Some operations (Step Functions' StartSyncExecution) go to a host prefixed `sync-` in AWS: botocore
+        # would send them to sync-127.0.0.1. The local endpoint serves every operation itself.
+        env["AWS_DISABLE_HOST_PREFIX_INJECTION"] = "true"
     return env
 
 

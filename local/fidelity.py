@@ -20,6 +20,9 @@ Each patch is installed by `install_fidelity_patches()` and undone on exit; each
    the context object, so the two can fall in different milliseconds. In AWS they are the same instant, and the
    trace relies on it (a step function derives its state span's id from EnteredTime, the shipper from the
    event). Patched: the context object's EnteredTime is the StateEntered event's timestamp.
+6. StartSyncExecution: moto's server answers it with a 500. Patched: the execution starts as StartExecution
+   starts one, the call answers when it has ended, with AWS's fields (`status` SUCCEEDED, FAILED or TIMED_OUT,
+   `output`, `error`, `cause`, `billingDetails`). The trigger waits on it: the pipeline's backpressure.
 """
 
 from __future__ import annotations
@@ -92,7 +95,10 @@ class AsyncInvoker:
     ) -> None:
         self._activity = activity
         self._retry_delays = tuple(retry_delays)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wikiroam-async-invoke")
+        self._workers = workers
+        # One queue per function, as Lambda keeps one per function: a trigger waiting on its executions, or its
+        # burst of throttled events, never holds up the shipper's log batches.
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pending: set[Future[None]] = set()
         self._guard = threading.Lock()
         self._stopping = threading.Event()
@@ -102,13 +108,22 @@ class AsyncInvoker:
         """Queue one asynchronous invocation of a moto LambdaFunction."""
         self._activity.begin()
         try:
-            future = self._pool.submit(self._deliver, function, dict(event))
+            future = self._pool(function.function_name).submit(self._deliver, function, dict(event))
         except RuntimeError:
             self._activity.end()
             raise
         with self._guard:
             self._pending.add(future)
         future.add_done_callback(self._done)
+
+    def _pool(self, function_name: str) -> ThreadPoolExecutor:
+        with self._guard:
+            pool = self._pools.get(function_name)
+            if pool is None:
+                pool = self._pools[function_name] = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix=f"wikiroam-async-{function_name[:40]}"
+                )
+            return pool
 
     def idle(self) -> bool:
         """True when no asynchronous invocation is queued or running."""
@@ -121,7 +136,10 @@ class AsyncInvoker:
         deadline = time.monotonic() + timeout
         while not self.idle() and time.monotonic() < deadline:
             time.sleep(0.02)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._guard:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _done(self, future: Future[None]) -> None:
         with self._guard:
@@ -143,9 +161,11 @@ class AsyncInvoker:
             except TooManyRequestsException as error:
                 # Lambda keeps a throttled event and tries it again later (for up to six hours), without counting
                 # it as a failed attempt: here, with backoff, until the stack stops.
+                # Short waits: the trigger is throttled by design under a burst (it is the queue), and a slot it
+                # frees should not stay idle for long.
                 throttled += 1
                 payload = json.dumps({"errorType": error.error_type, "errorMessage": error.message})
-                if self._stopping.wait(full_jitter(throttled, base=0.2, cap=5.0)):
+                if self._stopping.wait(full_jitter(throttled, base=0.1, cap=1.0)):
                     break
                 continue
             errored = "x-amz-function-error" in headers
@@ -290,23 +310,29 @@ def _epoch_ms(timestamp: Any) -> int:
 
 @contextmanager
 def install_fidelity_patches(invoker: AsyncInvoker, activity: Activity) -> Iterator[None]:
-    """Install the five patches above; undo them on exit."""
+    """Install the six patches above; undo them on exit."""
     with ExitStack() as stack:
         stack.enter_context(_patched_sns_delivery(invoker))
         stack.enter_context(_patched_log_subscriptions(invoker))
         stack.enter_context(_patched_execution_logs(activity))
         stack.enter_context(_patched_state_entered_time())
+        stack.enter_context(patched_sync_executions())
         yield
 
 
 @contextmanager
-def _patch(owner: Any, name: str, replacement: Any) -> Iterator[Any]:
-    original = getattr(owner, name)
+def _patch(owner: Any, name: str, replacement: Any, *, missing_ok: bool = False) -> Iterator[Any]:
+    """Replace `owner.name` while inside; `missing_ok` adds what moto lacks, and removes it again on exit."""
+    missing = object()
+    original = getattr(owner, name, missing) if missing_ok else getattr(owner, name)
     setattr(owner, name, replacement)
     try:
-        yield original
+        yield None if original is missing else original
     finally:
-        setattr(owner, name, original)
+        if original is missing:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
 
 
 @contextmanager
@@ -417,6 +443,63 @@ def _patched_execution_logs(activity: Activity) -> Iterator[None]:
 
     with _patch(ExecutionWorker, "start", start), _patch(ExecutionWorker, "_execution_logic", execution_logic):
         yield
+
+
+# How often a StartSyncExecution call looks at its execution's status.
+_SYNC_POLL_SECONDS = 0.02
+# Express bills duration in 100 ms steps at 64 MB steps; billingDetails reports what the execution was billed.
+_EXPRESS_BILLING_STEP_MS = 100
+_EXPRESS_BILLED_MEMORY_MB = 64
+
+
+@contextmanager
+def patched_sync_executions() -> Iterator[None]:
+    """StartSyncExecution on moto's Step Functions (with `execute_state_machine` on): start, wait, answer."""
+    from moto.core.config import default_user_config
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.exceptions import InvalidArn
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def start_sync_execution(self: Any) -> Any:
+        if not default_user_config.get("stepfunctions", {}).get("execute_state_machine", False):
+            # Executions that never run would hold the call forever.
+            raise InvalidArn("StartSyncExecution needs moto's stepfunctions execute_state_machine config")
+        arn = self._get_param("stateMachineArn")
+        name = self._get_param("name") or uuid.uuid4().hex
+        execution = self.stepfunction_backend.start_execution(arn, name, self._get_param("input", if_none="{}"))
+        while execution.status == "RUNNING":
+            time.sleep(_SYNC_POLL_SECONDS)
+        status = {"SUCCEEDED": "SUCCEEDED", "TIMED_OUT": "TIMED_OUT"}.get(execution.status, "FAILED")
+        started, stopped = execution.start_date, execution.stop_date or datetime.now(UTC)
+        duration_ms = max(0, int((stopped - started).total_seconds() * 1000))
+        response: dict[str, Any] = {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": arn,
+            "name": name,
+            "startDate": started,
+            "stopDate": stopped,
+            "status": status,
+            "input": _as_json_text(execution.input_data),
+            "billingDetails": {
+                "billedMemoryUsedInMB": _EXPRESS_BILLED_MEMORY_MB,
+                "billedDurationInMilliseconds": -(-max(duration_ms, 1) // _EXPRESS_BILLING_STEP_MS)
+                * _EXPRESS_BILLING_STEP_MS,
+            },
+        }
+        if status == "SUCCEEDED":
+            response["output"] = _as_json_text(execution.output)
+        if execution.error is not None:
+            response["error"] = execution.error
+        if execution.cause is not None:
+            response["cause"] = execution.cause
+        return ActionResult(response)
+
+    with _patch(StepFunctionResponse, "start_sync_execution", start_sync_execution, missing_ok=True):
+        yield
+
+
+def _as_json_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 @contextmanager

@@ -580,6 +580,8 @@ def lambda_environment(function: Any, endpoint_url: str, log_group: str, stream:
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_URL": endpoint_url,
+        # The local endpoint serves StartSyncExecution too, without AWS's `sync-` host prefix (`local.aws`).
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
         "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),

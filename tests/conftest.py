@@ -68,6 +68,21 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         yield Aws(dynamodb, sns, sqs, "wikiroam-pages", "wikiroam-links", topic_arn, queue_url)
 
 
+@pytest.fixture
+def sync_executions(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Given moto running state machines (as the local stack has it), so StartSyncExecution answers when the
+    execution ends (`local.fidelity.patched_sync_executions`)."""
+    from moto.core.config import default_user_config
+
+    from local.fidelity import patched_sync_executions
+
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    # In-process moto serves states.<region>, not AWS's sync-states.<region> host of StartSyncExecution.
+    monkeypatch.setenv("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")
+    with patched_sync_executions():
+        yield
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its layer (its folder under tests/), so `-m unit` and friends select it."""
     for item in items:

@@ -100,7 +100,7 @@ def test_given_a_search_then_one_trace_holds_the_api_its_wiki_calls_and_the_sns_
 
 def test_given_a_search_then_every_execution_and_state_hangs_under_the_trigger_that_started_it(traced_search):
     (trigger,) = traced_search.named("cache-trigger")
-    starts = [s for s in traced_search.children(trigger) if s["name"] == "SFN.StartExecution"]
+    starts = [s for s in traced_search.children(trigger) if s["name"] == "SFN.StartSyncExecution"]
     executions = traced_search.named("StepFunctions.Execution")
 
     assert len(starts) == len(traced_search.pageids)
@@ -164,7 +164,7 @@ def test_given_a_search_then_the_trace_has_no_span_whose_parent_is_missing_and_n
     pipeline = {
         "cache-trigger",
         "StepFunctions.Execution",
-        "SFN.StartExecution",
+        "SFN.StartSyncExecution",
         ATTEMPT_FAILED,
         *STATES,
         *STEP_FUNCTIONS.values(),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from functions import settings, telemetry
+from functions.contract import TRIGGER_EXECUTIONS_IN_FLIGHT
 from tests.infra.conftest import PROJECT_DIR, run_program
 
 # Component name -> (handler, the settings reader its sandbox validates its environment with).
@@ -117,12 +118,16 @@ def test_given_each_function_then_its_size_comes_from_config(deployment, name):
     assert function["timeout"] == int(deployment.config[f"wikiroam:{timeout_key}"])
 
 
-def test_given_each_stack_then_the_cache_steps_have_reserved_concurrency_and_the_others_do_not(deployment):
+def test_given_each_stack_then_the_pipeline_has_reserved_concurrency_and_the_others_do_not(deployment):
     reserved = int(deployment.config["wikiroam:cacheConcurrency"])
     assert reserved > 0
-    for name in FUNCTIONS:
-        value = deployment.named(f"{name}-function").inputs["reservedConcurrentExecutions"]
-        assert value == (reserved if name.startswith("wikiroam-cache-") and "trigger" not in name else -1), name
+    expected = {name: -1 for name in FUNCTIONS}
+    expected |= {f"wikiroam-cache-{step}": reserved for step in ("start", "info", "backlinks")}
+    # The trigger runs TRIGGER_EXECUTIONS_IN_FLIGHT executions per instance: never more in flight than a step runs.
+    expected["wikiroam-cache-trigger"] = max(1, reserved // TRIGGER_EXECUTIONS_IN_FLIGHT)
+    assert expected["wikiroam-cache-trigger"] * TRIGGER_EXECUTIONS_IN_FLIGHT <= reserved
+    actual = {name: deployment.named(f"{name}-function").inputs["reservedConcurrentExecutions"] for name in FUNCTIONS}
+    assert actual == expected
 
 
 def test_given_a_negative_concurrency_then_the_cache_steps_are_left_unreserved():

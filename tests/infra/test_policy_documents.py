@@ -32,7 +32,7 @@ def grants(statements) -> set[tuple[str, str]]:
 
 ALL_DOCUMENTS = {
     "api": policies.function_policy(LOG_GROUP, policies.api_statements(PAGES, LINKS, TOPIC)),
-    "trigger": policies.function_policy(LOG_GROUP, policies.trigger_statements(MACHINE, QUEUE)),
+    "trigger": policies.function_policy(LOG_GROUP, policies.trigger_statements(MACHINE, TOPIC, QUEUE)),
     "start": policies.function_policy(LOG_GROUP, policies.cache_start_statements(PAGES)),
     "info": policies.function_policy(LOG_GROUP, policies.cache_info_statements(PAGES)),
     "backlinks": policies.function_policy(LOG_GROUP, policies.cache_backlinks_statements(PAGES, LINKS)),
@@ -62,9 +62,10 @@ def test_given_the_api_then_it_reads_and_marks_pages_queries_links_and_publishes
     }
 
 
-def test_given_the_trigger_then_it_starts_executions_and_sends_failures_only():
-    assert grants(policies.trigger_statements(MACHINE, QUEUE)) == {
-        ("states:StartExecution", MACHINE),
+def test_given_the_trigger_then_it_runs_executions_puts_requests_back_and_sends_failures_only():
+    assert grants(policies.trigger_statements(MACHINE, TOPIC, QUEUE)) == {
+        ("states:StartSyncExecution", MACHINE),
+        ("sns:Publish", TOPIC),
         ("sqs:SendMessage", QUEUE),
     }
 

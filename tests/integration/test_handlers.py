@@ -25,6 +25,7 @@ from tests.conftest import load_event
 from tests.support.telemetry import attributes
 
 PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+FAIL_MACHINE = {"StartAt": "Failed", "States": {"Failed": {"Type": "Fail", "Error": "CachingFailed", "Cause": "t"}}}
 
 
 class Context:
@@ -41,11 +42,19 @@ class Context:
 
 
 @pytest.fixture
-def env(aws, wiki, monkeypatch):
+def env(aws, wiki, sync_executions, monkeypatch):
     """Given every function's environment pointing at moto and the sample wiki, and cold sandboxes."""
+    return _environment(monkeypatch, wiki, aws)
+
+
+def _environment(monkeypatch, wiki, aws) -> dict[str, str]:
     role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    machine = boto3.client("stepfunctions").create_state_machine(
-        name="wikiroam-cache", definition=json.dumps(PASS_MACHINE), roleArn=role
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="wikiroam-cache", definition=json.dumps(PASS_MACHINE), roleArn=role, type="EXPRESS"
+    )["stateMachineArn"]
+    failing = sfn.create_state_machine(
+        name="wikiroam-cache-failing", definition=json.dumps(FAIL_MACHINE), roleArn=role, type="EXPRESS"
     )["stateMachineArn"]
     values = {
         settings.WIKI_API_URL: wiki.api_url,
@@ -61,7 +70,7 @@ def env(aws, wiki, monkeypatch):
     monkeypatch.setattr(api, "app", SandboxApp(api.build))
     monkeypatch.setattr(trigger, "app", SandboxApp(trigger.build))
     monkeypatch.setattr(cache_steps, "app", SandboxApp(cache_steps.build))
-    return values
+    return {**values, "failing_state_machine": failing}
 
 
 # The deployed routes, matched as API Gateway matches them (the function only ever sees a matched route).
@@ -280,6 +289,41 @@ def test_given_a_cache_request_then_one_execution_per_page_with_the_documented_i
     assert len(result["executions"]) == 2
     described = sfn.describe_execution(executionArn=result["executions"][0])
     assert json.loads(described["input"]) == {"page": {"pageid": 1000, "title": "Zürich"}, "reason": "search"}
+
+
+def test_given_an_execution_that_fails_then_the_trigger_reports_it_and_does_not_fail_the_event(env, monkeypatch):
+    # The Catch path has marked the page failed by then: retrying the whole event would only run it again.
+    monkeypatch.setenv(settings.STATE_MACHINE_ARN, env["failing_state_machine"])
+    monkeypatch.setattr(trigger, "app", SandboxApp(trigger.build))
+
+    result = trigger.handler(load_event("sns_cache_request"), Context())
+
+    assert len(result["executions"]) == 2
+    assert sorted(f["pageid"] for f in result["failed"]) == [1000, 1001]
+    assert {(f["status"], f["error"]) for f in result["failed"]} == {("FAILED", "CachingFailed")}
+
+
+def test_given_too_little_time_left_for_an_execution_then_its_pages_go_back_on_the_topic(env, aws):
+    # 700 s left: the first page starts (633 s of worst case + 10 s of margin fit), then the clock is past the
+    # last start. A clock that jumps lets the test see both sides without waiting.
+    ticks = iter([0.0, 0.0, 100.0, 100.0, 100.0])
+    built = trigger.build(dict(env))
+    built._clock = lambda: next(ticks, 100.0)
+
+    result = built(load_event("sns_cache_request"), Context(remaining_ms=700_000))
+
+    assert (len(result["executions"]), result["put_back"]) == (1, 1)
+    assert aws.published() == [{"pages": [{"pageid": 1001, "title": "AC/DC"}], "reason": "search"}]
+
+
+def test_given_no_time_left_for_any_execution_then_every_page_goes_back_and_none_starts(env, aws):
+    result = trigger.handler(load_event("sns_cache_request"), Context(remaining_ms=60_000))
+
+    assert (result["executions"], result["put_back"]) == ([], 2)
+    sfn = boto3.client("stepfunctions")
+    assert sfn.list_executions(stateMachineArn=env[settings.STATE_MACHINE_ARN])["executions"] == []
+    (request,) = aws.published()
+    assert [p["pageid"] for p in request["pages"]] == [1000, 1001]
 
 
 @pytest.mark.parametrize(

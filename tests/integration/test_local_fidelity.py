@@ -203,6 +203,31 @@ def test_given_a_logging_state_machine_then_its_execution_events_reach_the_log_g
     assert json.loads(records[0]["details"]["input"]) == {"colour": "any"}
 
 
+def test_given_an_express_machine_when_started_synchronously_then_the_call_answers_once_the_execution_ended(
+    local_aws,
+):
+    arn = local_aws.function("probe-sync")
+    machine = local_aws.logging_state_machine("probe-sync-machine", arn, {"Payload.$": "$"})
+    sfn = local_aws.client("stepfunctions")
+
+    done = sfn.start_sync_execution(stateMachineArn=machine, name="run-ok", input='{"action": "sleep", "seconds": 0.5}')
+    failed = sfn.start_sync_execution(stateMachineArn=machine, name="run-fail", input='{"action": "fail"}')
+
+    # Then the answer comes with the execution's end: its output, or its error, as StartSyncExecution's fields.
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"])["Payload"]["event"] == {"action": "sleep", "seconds": 0.5}
+    assert (done["stopDate"] - done["startDate"]).total_seconds() >= 0.5
+    billed = done["billingDetails"]["billedDurationInMilliseconds"]
+    assert (billed >= 500, billed % 100) == (True, 0)
+    assert (failed["status"], failed["error"]) == ("FAILED", "LookupError")
+    assert "output" not in failed
+    assert sfn.describe_execution(executionArn=failed["executionArn"])["status"] == "FAILED"
+    # And the execution logged as any other.
+    assert local_aws.activity.wait_idle(20)
+    types = [json.loads(m)["type"] for m in local_aws.messages("probe-sync-machine-logs")]
+    assert (types.count("ExecutionSucceeded"), types.count("ExecutionFailed")) == (1, 1)
+
+
 def test_given_a_task_then_its_context_entered_time_is_its_state_entered_events_instant(local_aws, monkeypatch):
     from datetime import UTC, datetime, timedelta
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from functions import clients
-from functions.clients import BACKGROUND, READER, aws_client
+from functions.clients import BACKGROUND, PIPELINE_RUN, PIPELINE_RUN_WORST_SECONDS, READER, aws_client
+from functions.contract import SYNC_EXECUTION_LIMIT_SECONDS, TRIGGER_DEADLINE_MARGIN_SECONDS
 
 pytestmark = pytest.mark.unit
 
 HANDLERS = Path(__file__).resolve().parents[2] / "functions" / "handlers"
 # Each function's timeout (Pulumi.yaml defaults) and the profile its clients use.
-FUNCTION_TIMEOUTS = {"api": (15, READER), "trigger": (30, BACKGROUND), "cache steps": (30, BACKGROUND)}
+FUNCTION_TIMEOUTS = {"api": (15, READER), "trigger's publish": (900, BACKGROUND), "cache steps": (30, BACKGROUND)}
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,7 @@ def _region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-@pytest.mark.parametrize("profile", [READER, BACKGROUND], ids=["reader", "background"])
+@pytest.mark.parametrize("profile", [READER, BACKGROUND, PIPELINE_RUN], ids=["reader", "background", "pipeline-run"])
 def test_given_a_profile_when_a_client_is_made_then_it_has_its_timeouts_and_standard_retries(profile):
     client = aws_client("dynamodb", profile)
 
@@ -49,3 +50,9 @@ def test_given_the_handlers_then_none_makes_a_boto3_client_without_the_profiles(
     assert {name: found for name, found in calls.items() if found} == {}
     assert "aws_client(" in (HANDLERS / "api.py").read_text()
     assert clients.READER.retries["total_max_attempts"] <= 2
+
+
+def test_given_the_trigger_then_a_synchronous_execution_outlasts_nothing_but_its_own_five_minutes():
+    # The read timeout covers a whole execution; the trigger's 900 s cover one start's worst case with margin.
+    assert PIPELINE_RUN.read_timeout > SYNC_EXECUTION_LIMIT_SECONDS
+    assert PIPELINE_RUN_WORST_SECONDS + TRIGGER_DEADLINE_MARGIN_SECONDS < 900

@@ -53,8 +53,12 @@ def test_cache_settings_read_the_backlinks_cap():
     assert settings.cache_settings(COMPLETE_API_ENV).max_backlinks == settings.DEFAULT_MAX_BACKLINKS
 
 
-def test_trigger_needs_the_state_machine_arn():
-    with pytest.raises(ConfigurationError, match=settings.STATE_MACHINE_ARN):
-        settings.trigger_settings({})
+def test_trigger_needs_the_state_machine_and_the_topic_it_puts_pages_back_on():
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:wikiroam-dev-cache"
-    assert settings.trigger_settings({settings.STATE_MACHINE_ARN: arn}).state_machine_arn == arn
+    topic = "arn:aws:sns:us-east-1:123456789012:wikiroam-dev-cache-requests"
+    with pytest.raises(ConfigurationError, match=settings.STATE_MACHINE_ARN):
+        settings.trigger_settings({settings.CACHE_TOPIC_ARN: topic})
+    with pytest.raises(ConfigurationError, match=settings.CACHE_TOPIC_ARN):
+        settings.trigger_settings({settings.STATE_MACHINE_ARN: arn})
+    read = settings.trigger_settings({settings.STATE_MACHINE_ARN: arn, settings.CACHE_TOPIC_ARN: topic})
+    assert (read.state_machine_arn, read.cache_topic_arn) == (arn, topic)

@@ -83,13 +83,14 @@ def test_given_a_batch_write_then_its_span_names_every_table_in_the_request(aws,
 
 
 @pytest.fixture
-def trigger_env(aws, monkeypatch):
-    """Given the trigger's environment, with a state machine in moto, and a cold trigger sandbox."""
+def trigger_env(aws, sync_executions, monkeypatch):
+    """Given the trigger's environment, with a state machine moto runs, and a cold trigger sandbox."""
     role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     machine = boto3.client("stepfunctions").create_state_machine(
-        name="wikiroam-cache", definition=json.dumps(PASS_MACHINE), roleArn=role
+        name="wikiroam-cache", definition=json.dumps(PASS_MACHINE), roleArn=role, type="EXPRESS"
     )["stateMachineArn"]
     monkeypatch.setenv(settings.STATE_MACHINE_ARN, machine)
+    monkeypatch.setenv(settings.CACHE_TOPIC_ARN, aws.topic_arn)
     monkeypatch.setattr(trigger, "app", SandboxApp(trigger.build))
     return machine
 
@@ -99,7 +100,7 @@ def test_given_an_sns_delivery_then_each_start_execution_span_is_carried_into_it
 ):
     result = trigger.handler(load_event("sns_cache_request"), LambdaContext())
     consumer = span_log.named("cache-trigger")
-    starts = [s for s in span_log.spans() if s.name == "SFN.StartExecution"]
+    starts = [s for s in span_log.spans() if s.name == "SFN.StartSyncExecution"]
     # One CLIENT span per execution: the hook enriched the span the starter opened, it did not nest another.
     assert len(starts) == 2
     sfn = boto3.client("stepfunctions")
@@ -114,6 +115,9 @@ def test_given_an_sns_delivery_then_each_start_execution_span_is_carried_into_it
         assert start.parent_span_id == consumer.span_id
         assert start.kind == Span.SPAN_KIND_CLIENT
         assert attributes(start)["aws.step_functions.execution.arn"] == arn
+        assert attributes(start)["aws.step_functions.execution.status"] == "SUCCEEDED"
+        # The CLIENT span lasts as long as the execution it waited for.
+        assert start.end_time_unix_nano >= consumer.start_time_unix_nano
 
 
 @pytest.fixture
