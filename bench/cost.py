@@ -96,7 +96,8 @@ def _events(logs: Any, group: str, since_ms: int) -> list[dict[str, Any]]:
 # hundreds of milliseconds where AWS answers in a few, so a function's local duration is mostly its wait on moto.
 # The cost model keeps each invocation's own time as measured and counts each call to an emulated AWS service at
 # AWS's latency instead (modelled, not measured): DynamoDB's "single-digit millisecond" at its upper end; for
-# SNS Publish and Step Functions StartExecution AWS documents no figure, so a generous 50 ms. The wiki's calls
+# SNS Publish and Step Functions StartSyncExecution's own latency AWS documents no figure, so a generous 50 ms (the
+# trigger also pays the execution it waits for: `charge_trigger_waits`). The wiki's calls
 # stay as measured (the sample wiki on loopback: faster than Wikipedia, see the README's sensitivity).
 AWS_CALL_SECONDS = {"DynamoDB": 0.010, "SNS": 0.050, "SFN": 0.050}
 _CLIENT_KINDS = (3, 4)  # OTLP SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER
@@ -199,6 +200,16 @@ def modelled_seconds(measured: float, calls: dict[str, dict[str, float]]) -> flo
     return own + sum(c["count"] * AWS_CALL_SECONDS[service] for service, c in calls.items())
 
 
+def charge_trigger_waits(usage: dict[str, Any]) -> None:
+    """The trigger waits for every execution it runs (StartSyncExecution) and is billed while it waits: its modelled
+    time counts each execution's modelled duration on top of the call's own latency, not the call alone."""
+    for group, function in usage["lambda"].items():
+        if role(group) != "cache-trigger" or not function["aws_calls"].get("SFN"):
+            continue
+        function["modelled_seconds"] += usage["express_modelled_seconds"]
+        function["modelled_gb_seconds"] = function["modelled_seconds"] * (function["memory_size_mb"] or 0) / 1024
+
+
 def _usage_from_executions(stack: LocalStack, since_ms: int, lambda_usage: dict[str, Any]) -> dict[str, Any]:
     """Express requests and billed duration, and Standard's transitions, from the executions themselves.
 
@@ -224,6 +235,7 @@ def _usage_from_executions(stack: LocalStack, since_ms: int, lambda_usage: dict[
         "executions": len(executions),
         "express_billed_seconds": 0.0,
         "express_modelled_billed_seconds": 0.0,
+        "express_modelled_seconds": 0.0,
         "state_transitions": 0,
         "task_attempts_throttled": 0,
     }
@@ -260,6 +272,7 @@ def _usage_from_executions(stack: LocalStack, since_ms: int, lambda_usage: dict[
             usage["state_transitions"] += max(scheduled_tasks - entered_tasks, 0)
             usage["express_billed_seconds"] += _billed(seconds)
             usage["express_modelled_billed_seconds"] += _billed(seconds - saved)
+            usage["express_modelled_seconds"] += max(seconds - saved, 0.0)
     progress("P6 reading executions", len(executions), len(executions))
     return usage
 
@@ -313,6 +326,7 @@ def measure(stack: LocalStack, searches: int, readers: int = 4, seed: int = 2017
     seconds = time.perf_counter() - started
     usage = _usage_from_logs(stack, since_ms)
     usage.update(_usage_from_executions(stack, since_ms, usage["lambda"]))
+    charge_trigger_waits(usage)
     usage["dynamodb"] = dynamodb.as_dict()
     usage["dynamodb_write_units"] = dynamodb.total_write_units()
     usage["dynamodb_read_units"] = dynamodb.total_read_units()

@@ -21,9 +21,26 @@ def test_given_a_function_waiting_on_moto_then_its_calls_count_at_aws_latency_an
 
 def test_only_calls_to_aws_services_are_remodelled_not_the_wiki():
     assert cost.aws_service("DynamoDB.UpdateItem") == "DynamoDB"
-    assert cost.aws_service("SFN.StartExecution") == "SFN"
+    assert cost.aws_service("SFN.StartSyncExecution") == "SFN"
     assert cost.aws_service("publish wikiroam-cache-topic-cd6d3d7") == "SNS"
     assert cost.aws_service("GET") is None
+
+
+def test_given_the_trigger_waiting_on_executions_then_it_is_charged_their_modelled_durations_not_50_ms_each():
+    calls = {"SFN": {"count": 3, "seconds": 9.0}}
+    trigger = {"aws_calls": calls, "modelled_seconds": cost.modelled_seconds(9.5, calls), "memory_size_mb": 256}
+    step = {"aws_calls": {}, "modelled_seconds": 1.0, "modelled_gb_seconds": 0.25, "memory_size_mb": 256}
+    usage = {
+        "lambda": {"wikiroam-cache-trigger-logs-1a2b": trigger, "wikiroam-cache-start-logs-3c4d": step},
+        "express_modelled_seconds": 2.4,
+    }
+
+    cost.charge_trigger_waits(usage)
+
+    # 0.5 s of its own, three calls at 50 ms, and the three executions it waited for (2.4 s modelled in all).
+    assert trigger["modelled_seconds"] == pytest.approx(0.5 + 3 * 0.050 + 2.4)
+    assert trigger["modelled_gb_seconds"] == pytest.approx(trigger["modelled_seconds"] * 0.25)
+    assert step["modelled_seconds"] == 1.0
 
 
 def test_a_functions_role_comes_from_its_log_group_or_function_name():
