@@ -67,7 +67,7 @@ carries bytecode for its Python does. `--sources` also measures the other case: 
 module without bytecode beside it (here `functions/` and the third-party packages, which uv installs without)
 is compiled at each start, as in a sandbox whose package has no bytecode for the runtime's Python.
 
-    .venv/bin/python -m bench.init [--runs 11] [--sources]   (--runs 5: a quick run)
+    .venv/bin/python -m bench.init [--runs 21] [--sources]   (--runs 5: a quick run)
 """
 
 from __future__ import annotations
@@ -93,8 +93,10 @@ from bench.table import DEFAULT_OUT, Row, write_json
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("bare", "telemetry", "auto")
 LABELS = {"bare": "bare handler", "telemetry": "WikiRoam telemetry", "auto": "OTel auto-instrumentation"}
-# Rounds (one cold start of each variant per round): `make bench`, and `make bench QUICK=1`.
-RUNS = 11
+# Rounds (one cold start of each variant per round): `make bench`, and `make bench QUICK=1`. Telemetry's cost is
+# under a tenth of the bare cold start, and one run's CPU time swings by more than that on this shared machine:
+# 21 rounds, each in a rotated order (no variant always runs first after a neighbour's burst).
+RUNS = 21
 QUICK_RUNS = 5
 TARGET_X_BARE = 1.10
 TARGET_X_LESS_THAN_AUTO = 10.0
@@ -409,12 +411,15 @@ def measure(runs: int, *, sources: bool = False) -> dict[str, Any]:
                     run(name, path, cache, sink, layer, disabled)
             samples: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
             total = runs * len(VARIANTS)
+            load_before = os.getloadavg()[0]
             for i in range(runs):
-                for j, name in enumerate(VARIANTS):
+                for j in range(len(VARIANTS)):
+                    name = VARIANTS[(i + j) % len(VARIANTS)]
                     progress(f"P1 {condition}", i * len(VARIANTS) + j, total)
                     samples[name].append(run(name, paths[name], cache, sink, layer, disabled))
             progress(f"P1 {condition}", total, total)
             results["conditions"][condition] = {name: figures(samples[name]) for name in VARIANTS}
+            results.setdefault("load_average", {})[condition] = [load_before, os.getloadavg()[0]]
         results["otlp_sink"] = {"requests": sink.snapshot(), "bytes": sink.bytes}
     return results
 
@@ -466,7 +471,8 @@ def report(results: dict[str, Any]) -> str:
     for condition, measured in results["conditions"].items():
         s = summary(results, condition)
         title = "bytecode loaded" if condition == "bytecode" else "no bytecode: functions/ and packages compiled"
-        lines.append(f"\n{title}")
+        load = results.get("load_average", {}).get(condition)
+        lines.append(f"\n{title}" + (f" (load average {load[0]:.1f} before, {load[1]:.1f} after)" if load else ""))
         lines.append("fastest run of each variant (init, 1st call, total, wall), its median, and the paired x bare")
         lines.append(
             f"{'variant':<28}{'init':>9}{'1st call':>10}{'total':>9}{'wall total':>12}{'median':>9}{'x bare':>8}"
