@@ -4,6 +4,7 @@ Lambdas -> DynamoDB, with every Lambda's logs and the state machine's in CloudWa
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -16,6 +17,8 @@ from local.stack import LocalStack
 # "rivers" finds River (a medium hub), The Burning Rivers, and Earth, the hub with 640 backlinks.
 TERM = "rivers"
 EARTH = 1952
+STEP_ROLES = ("cache-start", "cache-info", "cache-backlinks")
+ROLES = ("cache-trigger", *STEP_ROLES)
 
 
 def search(stack: LocalStack, term: str) -> dict[str, Any]:
@@ -259,3 +262,28 @@ def test_given_the_wiki_failing_a_step_then_it_is_retried_then_caught_by_name_an
     # Reading the failed page asked for it again: with the wiki healthy, the next execution finishes it.
     local_stack.wait_until_cached([page.pageid], timeout=60)
     assert cached_backlinks(local_stack, page.pageid) == backlinks_from_the_wiki(wiki.api_url, page.pageid)
+
+
+def test_given_a_burst_of_searches_then_they_queue_for_the_trigger_and_no_cache_step_is_throttled(local_stack, wiki):
+    # The dev config reserves 2 per cache step, so 1 for the trigger, which runs 2 executions at a time: a burst
+    # of searches waits in the trigger's queue of asynchronous events, never in the steps' throttle Retry.
+    names = {role: local_stack.function_name(f"wikiroam-{role}-function") for role in ROLES}
+
+    def counts() -> dict[str, dict[str, int]]:
+        functions = requests.get(f"{local_stack.url}/api/local/lambda", timeout=10).json()["functions"]
+        return {role: functions.get(name, {"throttles": 0}) for role, name in names.items()}
+
+    terms = [p.title for p in wiki.corpus.pages if not p.is_redirect][40:52]
+    before = counts()
+    with ThreadPoolExecutor(len(terms)) as pool:
+        answers = list(pool.map(lambda term: search(local_stack, term), terms))
+    pageids = sorted({r["pageid"] for answer in answers for r in answer["results"]})
+
+    local_stack.wait_until_cached(pageids, timeout=300)
+    assert local_stack.wait_idle(60)
+    after = counts()
+
+    throttled = {role: after[role]["throttles"] - before[role]["throttles"] for role in ROLES}
+    assert throttled["cache-trigger"] > 0, "the burst never queued: nothing tested"
+    assert {role: throttled[role] for role in STEP_ROLES} == dict.fromkeys(STEP_ROLES, 0)
+    assert len(pageids) > len(terms)  # more pages than the trigger's two lanes and one instance take at once
