@@ -445,6 +445,49 @@ def _patched_execution_logs(activity: Activity) -> Iterator[None]:
         yield
 
 
+class SyncWaits:
+    """The StartSyncExecution calls waiting for their execution, and the turns the in-process runner lends.
+
+    The in-process runner (`local.runner`) runs one invocation at a time under one lock. The trigger holds it
+    while it waits for its executions, whose steps need it too: while a synchronous call waits, one invocation at a
+    time may borrow a turn. A call answers only once no borrowed turn is left running, so the trigger never writes
+    its output while another invocation's is being captured.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._waiting = 0
+        self._borrowed = False
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around the wait of one StartSyncExecution call."""
+        with self._changed:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._waiting -= 1
+                self._changed.wait_for(lambda: self._waiting > 0 or not self._borrowed)
+
+    def try_borrow(self) -> bool:
+        """Take the turn a waiting call lends, if any and if free."""
+        with self._changed:
+            if self._waiting > 0 and not self._borrowed:
+                self._borrowed = True
+                return True
+            return False
+
+    def give_back(self) -> None:
+        """End a borrowed turn."""
+        with self._changed:
+            self._borrowed = False
+            self._changed.notify_all()
+
+
+SYNC_WAITS = SyncWaits()
+
 # How often a StartSyncExecution call looks at its execution's status.
 _SYNC_POLL_SECONDS = 0.02
 # Express bills duration in 100 ms steps at 64 MB steps; billingDetails reports what the execution was billed.
@@ -467,8 +510,9 @@ def patched_sync_executions() -> Iterator[None]:
         arn = self._get_param("stateMachineArn")
         name = self._get_param("name") or uuid.uuid4().hex
         execution = self.stepfunction_backend.start_execution(arn, name, self._get_param("input", if_none="{}"))
-        while execution.status == "RUNNING":
-            time.sleep(_SYNC_POLL_SECONDS)
+        with SYNC_WAITS.waiting():
+            while execution.status == "RUNNING":
+                time.sleep(_SYNC_POLL_SECONDS)
         status = {"SUCCEEDED": "SUCCEEDED", "TIMED_OUT": "TIMED_OUT"}.get(execution.status, "FAILED")
         started, stopped = execution.start_date, execution.stop_date or datetime.now(UTC)
         duration_ms = max(0, int((stopped - started).total_seconds() * 1000))

@@ -16,7 +16,9 @@ SNS -> Lambda and Logs subscription -> Lambda, with a runner that:
   Retry/Catch match the real error name.
 
 `os.environ`, `sys.modules` and the output streams are process-wide, so invocations are serialised by one
-lock. A handler cannot be pre-empted in a thread: one that overruns its timeout runs to the end, then its
+lock, except that an invocation waiting for a synchronous Step Functions execution (the trigger) lends its turn
+to one invocation at a time meanwhile (the execution's steps), which it could not go on without. A handler
+cannot be pre-empted in a thread: one that overruns its timeout runs to the end, then its
 invocation is reported as `Sandbox.Timedout`, as Lambda would.
 """
 
@@ -47,12 +49,15 @@ from typing import Any, TextIO
 import moto
 
 from local.aws import patched_environ
+from local.fidelity import SYNC_WAITS
 from local.runtime import Invocation, lambda_environment, patched_invoke, save_logs, unpack_code
 
 # The runner replaces a private moto method: pin the version it was written and tested against.
 SUPPORTED_MOTO_VERSION = "5.2.5"
 SANDBOXED_PACKAGE = "functions"
 MAX_INVOCATIONS_KEPT = 1000
+# How long an invocation waits for the lock before it looks for a turn a synchronous execution lends.
+_TURN_POLL_SECONDS = 0.05
 # What the Lambda Python runtime's log handler writes (the `Text` log format).
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 # The Lambda runtime passes the environment of its own; credentials come from the function's role.
@@ -193,11 +198,29 @@ class LambdaRunner:
         request_id = str(uuid.uuid4())
         log_group = self._log_groups.get(function.function_name, f"/aws/lambda/{function.function_name}")
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[{function.version}]{secrets.token_hex(16)}"
-        with self._lock:
+        with self._turn():
             invocation = self._run(function, event, request_id, log_group, stream)
         save_logs(function, log_group, stream, invocation.log_lines)
         self.invocations.append(invocation)
         return invocation.payload, invocation.errored, "\n".join(invocation.log_lines)
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """The runner's lock; or, while the invocation holding it waits for a synchronous execution (the trigger),
+        a turn borrowed from it (`local.fidelity.SYNC_WAITS`): that execution's steps must run for it to go on."""
+        while True:
+            if self._lock.acquire(timeout=_TURN_POLL_SECONDS):
+                try:
+                    yield
+                finally:
+                    self._lock.release()
+                return
+            if SYNC_WAITS.try_borrow():
+                try:
+                    yield
+                finally:
+                    SYNC_WAITS.give_back()
+                return
 
     def _run(self, function: Any, event: Any, request_id: str, log_group: str, stream: str) -> Invocation:
         sandbox = self._sandboxes.setdefault(function.function_arn, _Sandbox())

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -277,3 +278,28 @@ def test_given_the_in_process_runner_then_it_runs_the_deployed_handler_too(monke
             ]
     assert [(a["invocations"], a["colour"]) for a in answers] == [(1, "teal"), (2, "teal")]
     assert [i.cold_start for i in runner.invocations] == [True, False]
+
+
+def test_given_the_in_process_runner_then_the_trigger_lends_its_turn_and_a_search_gets_cached():
+    # One invocation at a time, except while the trigger waits for its executions: their steps borrow its turn.
+    from local.stack import LocalStack, StackOptions
+
+    with LocalStack(StackOptions(runtime="in-process")) as stack:
+        answer = requests.get(f"{stack.url}/api/search", params={"q": "rivers"}, timeout=60)
+        pageids = [r["pageid"] for r in answer.json()["results"]]
+        items = stack.wait_until_cached(pageids, timeout=120)
+        assert stack.wait_idle(60)
+        trigger = stack.function_name("wikiroam-cache-trigger-function")
+        assert stack.runner is not None
+        runs = [i for i in stack.runner.invocations if i.function_name == trigger]
+        trigger_log = stack.client("logs").filter_log_events(
+            logGroupName=stack.log_group("wikiroam-cache-trigger-function")
+        )
+
+    assert answer.status_code == 200
+    assert len(pageids) >= 2
+    assert {item["backlinks_status"]["S"] for item in items.values()} <= {"complete", "partial"}
+    assert runs
+    assert not any(run.errored for run in runs)
+    # The trigger's own output (its span lines) reached its log group, not a borrower's.
+    assert any("OTLPv1" in event["message"] for event in trigger_log["events"])
