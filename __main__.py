@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from components.api import Api, ApiArgs
 from components.cache_pipeline import CachePipeline, CachePipelineArgs
 from components.environment import TableNames, WikiConfig
+from components.gap_check import GapCheck, GapCheckArgs
 from components.lambda_function import FunctionSize
 from components.lambda_package import LambdaPackage, LambdaPackageArgs
 from components.site import CustomDomain, Site, SiteArgs
@@ -83,6 +84,22 @@ api = Api(
         deployment=deployment,
     ),
 )
+gaps = GapCheck(
+    "wikiroam-gaps",
+    GapCheckArgs(
+        code=package.code,
+        layers=[package.layer_arn],
+        wiki=wiki,
+        pages_table_name=tables.pages.name,
+        pages_table_arn=tables.pages.arn,
+        sample=config.require_int("gapCheckSample"),
+        max_requests=config.require_int("gapCheckMaxRequests"),
+        schedule=config.require("gapCheckSchedule"),
+        size=FunctionSize(config.require_int("gapCheckMemoryMb"), config.require_int("gapCheckTimeoutSeconds")),
+        log_retention_days=log_retention_days,
+        deployment=deployment,
+    ),
+)
 site = Site(
     "wikiroam-site",
     SiteArgs(
@@ -101,7 +118,7 @@ telemetry = Telemetry(
         otlp_endpoint=config.get("otlpEndpoint") or "",
         datadog_site=config.get("datadogSite") or "",
         otlp_headers=config.get_secret("otlpHeaders") or "",
-        function_logs=log_sources({"api": api.function, **pipeline.functions}),
+        function_logs=log_sources({"api": api.function, **pipeline.functions, "gap-check": gaps.function}),
         state_machine_logs=LogSource("executions", pipeline.execution_logs.name, pipeline.execution_logs.arn),
         size=FunctionSize(config.require_int("shipperMemoryMb"), config.require_int("shipperTimeoutSeconds")),
         log_retention_days=log_retention_days,
@@ -137,6 +154,7 @@ if config.get_bool("datadog"):
                     "cache_info": pipeline.steps["info"].function_name,
                     "cache_backlinks": pipeline.steps["backlinks"].function_name,
                     "shipper": telemetry.shipper.function_name,
+                    "gap_check": gaps.function.function_name,
                 },
                 state_machine_arn=pipeline.state_machine.arn,
                 pages_table=tables.pages.name,
@@ -167,3 +185,4 @@ pulumi.export("linksTableName", tables.links.name)
 pulumi.export("cacheTopicArn", pipeline.topic.arn)
 pulumi.export("cacheDeadLetterQueueUrl", pipeline.dead_letter_queue.url)
 pulumi.export("stateMachineArn", pipeline.state_machine.arn)
+pulumi.export("gapCheckFunctionName", gaps.function.function_name)

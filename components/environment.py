@@ -77,6 +77,19 @@ def cache_step_environment(wiki: WikiConfig, tables: TableNames, max_backlinks: 
     }
 
 
+def gap_check_environment(
+    wiki: WikiConfig, pages_table: pulumi.Input[str], sample: int, max_requests: int, deployment: str
+) -> Environment:
+    """The gap-check function's environment: the wiki, the pages table, and how much one run compares."""
+    return {
+        **telemetry_environment(deployment),
+        **_wiki(wiki),
+        settings.PAGES_TABLE: pages_table,
+        settings.GAP_CHECK_SAMPLE: str(sample),
+        settings.GAP_CHECK_MAX_REQUESTS: str(max_requests),
+    }
+
+
 def shipper_environment(secret_arn: pulumi.Input[str], deployment: str) -> Environment:
     """The shipper's environment: the secret holding its OTLP endpoint, and the deployment it ships for."""
     return {**telemetry_environment(deployment), settings.OTLP_SECRET_ARN: secret_arn}

@@ -129,6 +129,18 @@ def cache_backlinks_statements(pages_table_arn: str, links_table_arn: str) -> li
     ]
 
 
+def gap_check_statements(pages_table_arn: str) -> list[Statement]:
+    """The gap check scans the pages table for complete pages and marks a gap with a conditional update."""
+    return [
+        {
+            "Sid": "SampleAndMarkPages",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Scan", "dynamodb:UpdateItem"],
+            "Resource": [pages_table_arn],
+        }
+    ]
+
+
 def shipper_statements(secret_arn: str) -> list[Statement]:
     """The shipper reads the one secret that holds its OTLP endpoint and headers."""
     return [

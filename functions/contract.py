@@ -22,6 +22,7 @@ OPERATION_NAME = "operation.name"
 API_OPERATION = "wikiroam.api.request"
 TRIGGER_OPERATION = "wikiroam.cache.trigger"
 STEP_OPERATION = "wikiroam.cache.step"
+GAP_CHECK_OPERATION = "wikiroam.cache.gap_check"
 WIKI_OPERATION = "wikiroam.wiki.request"
 
 

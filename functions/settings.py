@@ -23,6 +23,8 @@ PAGES_TABLE = "WIKIROAM_PAGES_TABLE"
 LINKS_TABLE = "WIKIROAM_LINKS_TABLE"
 CACHE_TOPIC_ARN = "WIKIROAM_CACHE_TOPIC_ARN"
 STATE_MACHINE_ARN = "WIKIROAM_STATE_MACHINE_ARN"
+GAP_CHECK_SAMPLE = "WIKIROAM_GAP_CHECK_SAMPLE"
+GAP_CHECK_MAX_REQUESTS = "WIKIROAM_GAP_CHECK_MAX_REQUESTS"
 # Telemetry. The deployment's name (the Pulumi stack) is `deployment.environment` on every span; a function
 # without it (a handler run outside any deployment, e.g. in a unit test) writes no spans at all.
 ENVIRONMENT = "WIKIROAM_ENVIRONMENT"
@@ -45,6 +47,12 @@ DEFAULT_WIKI_TIMEOUT_SECONDS = 5.0
 DEFAULT_SEARCH_LIMIT = 10
 MAX_SEARCH_LIMIT = 20
 DEFAULT_MAX_BACKLINKS = 20_000
+# The scheduled gap check: complete pages compared per run, and wiki requests per run at most (a page with more
+# backlinks than one listing request returns costs several). 50 requests fit its 120 s timeout with room.
+DEFAULT_GAP_CHECK_SAMPLE = 20
+DEFAULT_GAP_CHECK_MAX_REQUESTS = 50
+MAX_GAP_CHECK_SAMPLE = 1_000
+MAX_GAP_CHECK_MAX_REQUESTS = 1_000
 # Datadog's OTLP traces intake refuses requests over 3.2 MB; other backends take at least that.
 DEFAULT_OTLP_MAX_REQUEST_BYTES = 3_200_000
 
@@ -87,6 +95,16 @@ class CacheSettings:
     pages_table: str
     links_table: str
     max_backlinks: int
+
+
+@dataclass(frozen=True)
+class GapCheckSettings:
+    """What the gap-check function needs: the wiki, the pages table, and how much to compare per run."""
+
+    wiki: WikiSettings
+    pages_table: str
+    sample: int
+    max_requests: int
 
 
 @dataclass(frozen=True)
@@ -174,6 +192,18 @@ def cache_settings(env: Mapping[str, str]) -> CacheSettings:
         pages_table=_required(env, PAGES_TABLE, "the name of the pages DynamoDB table"),
         links_table=_required(env, LINKS_TABLE, "the name of the links DynamoDB table"),
         max_backlinks=_integer(env, MAX_BACKLINKS, DEFAULT_MAX_BACKLINKS, 1, 10_000_000),
+    )
+
+
+def gap_check_settings(env: Mapping[str, str]) -> GapCheckSettings:
+    """Read and validate the gap-check function's environment."""
+    return GapCheckSettings(
+        wiki=wiki_settings(env),
+        pages_table=_required(env, PAGES_TABLE, "the name of the pages DynamoDB table"),
+        sample=_integer(env, GAP_CHECK_SAMPLE, DEFAULT_GAP_CHECK_SAMPLE, 1, MAX_GAP_CHECK_SAMPLE),
+        max_requests=_integer(
+            env, GAP_CHECK_MAX_REQUESTS, DEFAULT_GAP_CHECK_MAX_REQUESTS, 1, MAX_GAP_CHECK_MAX_REQUESTS
+        ),
     )
 
 

@@ -3,7 +3,8 @@
 Commands:
   trace <trace-id>   print one trace, read from CloudWatch Logs, as a text waterfall
   redrive            re-request the pages the cache pipeline left failed or stalled, and replay its DLQ
-  gaps               compare sampled cached pages' backlink counts with the wiki's, and mark the gaps
+  gaps               run the gap check (the deployed function, or --direct): compare sampled cached pages'
+                     backlink counts with the wiki's, and mark the gaps
 """
 
 from __future__ import annotations
@@ -118,18 +119,30 @@ def _add_redrive_parsers(commands: Any) -> None:
     gaps = commands.add_parser(
         "gaps",
         help="compare sampled cached pages' backlink counts with the wiki's own; mark the gaps failed",
-        description="Sample complete pages, list each one's backlinks on the wiki as the pipeline does (within "
-        "--max-requests wiki requests in all), and mark a page whose cached count differs failed with "
-        "caching_error BacklinksGap: the next view, or `wikiroam redrive`, caches it again.",
+        description="Run the stack's gap-check function once (Invoke; the schedule runs it too): it samples "
+        "complete pages, lists each one's backlinks on the wiki as the pipeline does (within --max-requests wiki "
+        "requests in all), marks a page whose cached count differs failed with caching_error BacklinksGap (the "
+        "next view, or `wikiroam redrive`, caches it again), and records a span per gap that the cache-gaps "
+        "monitor counts. --direct runs the same check from here instead (no span is shipped).",
     )
     _add_stack_arguments(gaps)
-    gaps.add_argument("--sample", type=int, default=20, help="complete pages to compare (default 20)")
-    gaps.add_argument("--max-requests", type=int, default=50, help="wiki requests at most, in all (default 50)")
     gaps.add_argument(
+        "--sample", type=int, default=None, help="complete pages to compare (default: wikiroam:gapCheckSample, 20)"
+    )
+    gaps.add_argument(
+        "--max-requests",
+        type=int,
+        default=None,
+        help="wiki requests at most, in all (default: wikiroam:gapCheckMaxRequests, 50)",
+    )
+    gaps.add_argument("--gap-check-function", default=None, help="the gap-check function (default: the stack's)")
+    direct = gaps.add_argument_group("--direct", "run the check from this machine instead of the deployed function")
+    direct.add_argument("--direct", action="store_true", help="compare from here, with a progress bar")
+    direct.add_argument(
         "--wiki-api-url", default=None, help="the wiki's api.php (default: the local stack's, or English Wikipedia)"
     )
-    gaps.add_argument("--contact", default="wikiroam gaps (operator)", help="who runs this, for the User-Agent")
-    gaps.add_argument("--seed", type=int, default=None, help="seed the sample, to compare the same pages again")
+    direct.add_argument("--contact", default="wikiroam gaps (operator)", help="who runs this, for the User-Agent")
+    direct.add_argument("--seed", type=int, default=None, help="seed the sample, to compare the same pages again")
 
 
 def _logs_client(region: str | None, endpoint_url: str | None) -> Any:
@@ -212,7 +225,14 @@ def _targets(args: argparse.Namespace) -> Any:
     from wikiroam_cli.redrive import StackTargets, local_targets, pulumi_targets
 
     if args.pages_table and args.topic_arn:
-        return StackTargets(args.pages_table, args.topic_arn, args.dlq_url, args.endpoint_url, args.region)
+        return StackTargets(
+            args.pages_table,
+            args.topic_arn,
+            args.dlq_url,
+            args.endpoint_url,
+            args.region,
+            gap_check_function=getattr(args, "gap_check_function", None),
+        )
     if args.local:
         return local_targets(args.local, args.region)
     return pulumi_targets(args.stack)
@@ -260,43 +280,69 @@ def redrive_command(args: argparse.Namespace) -> int:
 
 
 def gaps_command(args: argparse.Namespace) -> int:
-    """Compare sampled complete pages with the wiki; 1 when a gap was found."""
-    import random
-
-    from functions.settings import DEFAULT_WIKI_API_URL
-    from functions.store import PageStore
-    from functions.wiki import WikiClient
-    from wikiroam_cli.redrive import check_gaps, local_wiki_api_url, stderr_or_none
+    """Run the gap check (the deployed function, or from here with --direct); 1 when a gap was found."""
+    from functions.settings import DEFAULT_GAP_CHECK_MAX_REQUESTS, DEFAULT_GAP_CHECK_SAMPLE
+    from wikiroam_cli.redrive import invoke_gap_check
 
     targets = _targets(args)
-    api_url = args.wiki_api_url or (local_wiki_api_url(targets, args.local) if args.local else None)
-    api_url = api_url or DEFAULT_WIKI_API_URL
-    print(f"stack: pages table {targets.pages_table}; wiki {api_url}")
-    wiki = WikiClient(api_url, contact=args.contact, maxlag=5)
-    checks = check_gaps(
-        PageStore(targets.client("dynamodb"), targets.pages_table),
-        wiki,
-        sample=args.sample,
-        max_requests=args.max_requests,
-        mark=not args.dry_run,
-        rng=random.Random(args.seed),  # noqa: S311 (a sample, not a secret)
-        progress=stderr_or_none(args.quiet),
-    )
-    for check in checks:
+    if args.direct:
+        report = _direct_gap_check(
+            args,
+            targets,
+            args.sample or DEFAULT_GAP_CHECK_SAMPLE,
+            args.max_requests or DEFAULT_GAP_CHECK_MAX_REQUESTS,
+        )
+    else:
+        print(f"stack: gap-check function {targets.gap_check_function or '-'}")
+        payload: dict[str, Any] = {"dry_run": bool(args.dry_run)}
+        if args.sample is not None:
+            payload["sample"] = args.sample
+        if args.max_requests is not None:
+            payload["max_requests"] = args.max_requests
+        report = invoke_gap_check(targets, payload)
+    for check in report.checks:
         state = "not checked (request budget spent)" if check.wiki is None else ("GAP" if check.gap else "ok")
         marked = " -> marked failed (BacklinksGap)" if check.marked else ""
         print(
             f"  {check.pageid:>10}  cached {check.cached:>6}  wiki {check.wiki if check.wiki is not None else '-':>6}"
             f"  {state}{marked}  {check.title}"
         )
-    gaps = [c for c in checks if c.gap]
-    unchecked = sum(c.wiki is None for c in checks)
+    figures = report.summary()
     print(
-        f"summary: pages compared {len(checks) - unchecked}, gaps {len(gaps)}, marked {sum(c.marked for c in gaps)}, "
-        f"not checked {unchecked}, wiki requests {wiki.stats.requests}"
-        + (" (dry run: nothing marked)" if args.dry_run else "")
+        f"summary: pages compared {figures['pages_compared']}, gaps {figures['gaps_found']}, "
+        f"marked {figures['gaps_marked']}, not checked {figures['not_checked']}, "
+        f"wiki requests {figures['wiki_requests']}" + (" (dry run: nothing marked)" if report.dry_run else "")
     )
-    return 1 if gaps else 0
+    return 1 if report.gaps else 0
+
+
+def _direct_gap_check(args: argparse.Namespace, targets: Any, sample: int, max_requests: int) -> Any:
+    import random
+
+    from functions.gaps import check_gaps
+    from functions.settings import DEFAULT_WIKI_API_URL
+    from functions.store import PageStore
+    from functions.wiki import WikiClient
+    from wikiroam_cli.redrive import Progress, local_wiki_api_url, stderr_or_none
+
+    api_url = args.wiki_api_url or (local_wiki_api_url(targets, args.local) if args.local else None)
+    api_url = api_url or DEFAULT_WIKI_API_URL
+    print(f"stack: pages table {targets.pages_table}; wiki {api_url}")
+    wiki = WikiClient(api_url, contact=args.contact, maxlag=5)
+    bars: list[Progress] = []
+    report = check_gaps(
+        PageStore(targets.client("dynamodb"), targets.pages_table),
+        wiki,
+        sample=sample,
+        max_requests=max_requests,
+        mark=not args.dry_run,
+        rng=random.Random(args.seed),  # noqa: S311 (a sample, not a secret)
+        on_sampled=lambda total: bars.append(Progress(stderr_or_none(args.quiet), "pages compared", total)),
+        on_page=lambda: bars[0].advance(),  # noqa: PLW0108 (the bar exists once the sample is drawn)
+    )
+    for bar in bars:
+        bar.close()
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,11 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("redrive", "gaps"):
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from wikiroam_cli.redrive import StackNotFound
+        from wikiroam_cli.redrive import GapCheckFailed, StackNotFound
 
         try:
             return redrive_command(args) if args.command == "redrive" else gaps_command(args)
-        except StackNotFound as error:
+        except (StackNotFound, GapCheckFailed) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         except (BotoCoreError, ClientError) as error:

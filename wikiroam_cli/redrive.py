@@ -12,22 +12,23 @@ redrive:
 - replays the dead-letter queue: each message's cache request(s) are published to the topic again, and the
   message is deleted only once every publish succeeded; a message with no readable request stays on the queue.
 
-gaps: samples cached (`complete`) pages, asks the wiki for each one's backlinks (bounded requests), and marks a
-page whose `backlinks_count` differs `failed` with `caching_error` `BacklinksGap`, so redrive re-requests it.
+gaps: runs the deployed gap-check function (`functions.gaps`, Invoke) or, with `--direct`, the same check from
+the command line: samples cached (`complete`) pages, asks the wiki for each one's backlinks (bounded requests),
+and marks a page whose `backlinks_count` differs `failed` with `caching_error` `BacklinksGap`, so redrive
+re-requests it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import random
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from functions.contract import CACHE_REQUEST_MARKER_SECONDS, CLAIM_LEASE_SECONDS
@@ -35,9 +36,12 @@ from functions.errors import WriteThrottled
 from functions.messages import MAX_PAGES_PER_REQUEST, CacheRequest, PageRef
 from functions.store import PageRecord, PageStore
 
-GAP_ERROR = "BacklinksGap"
+if TYPE_CHECKING:
+    from functions.gaps import GapReport
+
 PARTIAL_REOPENED = "PartialReopened"
 DEFAULT_GATEWAY = "http://127.0.0.1:8000"
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
 # The local stack's fixed fake account and region (local.aws); its queue URLs are moto's, so they name its endpoint.
 LOCAL_REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
@@ -57,14 +61,15 @@ class StackTargets:
     endpoint_url: str | None = None
     region: str | None = None
     local: bool = False
+    gap_check_function: str | None = None
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Any = None) -> Any:
         """A boto3 client of the stack's AWS (the local stack's moto with its fake credentials)."""
         import boto3
 
         extra: dict[str, Any] = dict(LOCAL_CREDENTIALS) if self.local else {}
         region = self.region or (LOCAL_REGION if self.local else None)
-        return boto3.client(service, region_name=region, endpoint_url=self.endpoint_url, **extra)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint_url, config=config, **extra)  # type: ignore[call-overload]
 
 
 def local_targets(gateway: str, region: str | None = None) -> StackTargets:
@@ -84,6 +89,7 @@ def local_targets(gateway: str, region: str | None = None) -> StackTargets:
         endpoint_url=f"{parts.scheme}://{parts.netloc}",
         region=region,
         local=True,
+        gap_check_function=outputs.get("gapCheckFunctionName"),
     )
 
 
@@ -100,6 +106,7 @@ def pulumi_targets(stack: str | None, run: Callable[[list[str]], str] | None = N
             pages_table=str(outputs["pagesTableName"]),
             topic_arn=str(outputs["cacheTopicArn"]),
             dlq_url=outputs.get("cacheDeadLetterQueueUrl"),
+            gap_check_function=outputs.get("gapCheckFunctionName"),
         )
     except (OSError, subprocess.SubprocessError, ValueError, KeyError) as error:
         raise StackNotFound(
@@ -322,67 +329,35 @@ class Redriver:
         self._sns.publish(TopicArn=self.targets.topic_arn, Message=body)
 
 
-@dataclass(frozen=True)
-class GapCheck:
-    """One sampled page: its cached count against the wiki's."""
-
-    pageid: int
-    title: str
-    cached: int
-    wiki: int | None
-    marked: bool = False
-
-    @property
-    def gap(self) -> bool:
-        """Whether the counts differ (None: not checked, the request budget ran out)."""
-        return self.wiki is not None and self.wiki != self.cached
+class GapCheckFailed(RuntimeError):
+    """The gap-check function could not be found, or its invocation failed."""
 
 
-def wiki_backlink_count(wiki: Any, pageid: int, budget: int) -> int | None:
-    """The wiki's own backlink count of a page, as the pipeline lists them; None when `budget` requests run out."""
-    start = wiki.stats.requests
-    count = 0
-    for batch in wiki.backlinks(pageid):
-        count += len(batch.backlinks)
-        if batch.resume is None:
-            return count
-        if wiki.stats.requests - start >= budget:
-            return None
-    return count
+def invoke_gap_check(targets: StackTargets, payload: Mapping[str, Any], lambda_client: Any = None) -> GapReport:
+    """Run the deployed gap-check function once (Invoke, RequestResponse), so its spans take the shipped path."""
+    from botocore.config import Config
 
+    from functions.gaps import GapReport
 
-def check_gaps(
-    pages: PageStore,
-    wiki: Any,
-    *,
-    sample: int,
-    max_requests: int,
-    mark: bool,
-    clock: Callable[[], float] = time.time,
-    rng: random.Random | None = None,
-    progress: TextIO | None = None,
-) -> list[GapCheck]:
-    """Compare `sample` complete pages with the wiki, within `max_requests` wiki requests; mark the gaps."""
-    complete = [record for record in pages.scan() if record.backlinks_status == "complete"]
-    chosen = (rng or random.Random()).sample(complete, min(sample, len(complete)))  # noqa: S311 (a sample)
-    checks: list[GapCheck] = []
-    bar = Progress(progress, "pages compared", len(chosen))
-    for record in sorted(chosen, key=lambda r: r.pageid):
-        left = max_requests - wiki.stats.requests
-        found = wiki_backlink_count(wiki, record.pageid, left) if left > 0 else None
-        check = GapCheck(record.pageid, record.title, record.backlinks_count, found)
-        if check.gap and mark:
-            check = GapCheck(
-                check.pageid,
-                check.title,
-                check.cached,
-                check.wiki,
-                marked=pages.mark_gap(record.pageid, record.backlinks_count, GAP_ERROR, clock()),
-            )
-        checks.append(check)
-        bar.advance()
-    bar.close()
-    return checks
+    if not targets.gap_check_function:
+        raise GapCheckFailed(
+            "the stack exports no gapCheckFunctionName (deployed before the gap check existed?): run `pulumi up`, "
+            "name the function with --gap-check-function, or run the check from here with --direct"
+        )
+    # One attempt: a retried invocation would compare (and spend wiki requests) twice. The read timeout outlasts
+    # any Lambda timeout (900 s at most).
+    client = lambda_client or targets.client(
+        "lambda", Config(read_timeout=LAMBDA_MAX_TIMEOUT_SECONDS + 10, retries={"total_max_attempts": 1})
+    )
+    answer = client.invoke(
+        FunctionName=targets.gap_check_function,
+        InvocationType="RequestResponse",
+        Payload=json.dumps(dict(payload)).encode(),
+    )
+    body = answer["Payload"].read()
+    if answer.get("FunctionError"):
+        raise GapCheckFailed(f"the gap-check function {targets.gap_check_function} failed: {body.decode()[:2000]}")
+    return GapReport.from_dict(json.loads(body))
 
 
 def local_wiki_api_url(targets: StackTargets, gateway: str) -> str | None:

@@ -60,6 +60,8 @@ def computed_outputs(typ: str, name: str, resource_id: str, inputs: Mapping[str,
             arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical}",
             url=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}",
         )
+    elif typ == "aws:cloudwatch/eventRule:EventRule":
+        outputs.update(name=physical, arn=f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{physical}")
     elif typ == "aws:sfn/stateMachine:StateMachine":
         outputs.update(name=physical, arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{physical}")
     elif typ == "aws:secretsmanager/secret:Secret":

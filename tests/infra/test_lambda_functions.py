@@ -22,6 +22,7 @@ FUNCTIONS = {
         for step in ("start", "info", "backlinks")
     },
     "wikiroam-telemetry-shipper": ("functions.handlers.shipper.handler", settings.shipper_settings),
+    "wikiroam-gaps-check": ("functions.handlers.gaps.handler", settings.gap_check_settings),
 }
 
 
@@ -55,10 +56,11 @@ SIZES = {
     "wikiroam-cache-info": ("cacheStepMemoryMb", "cacheStepTimeoutSeconds"),
     "wikiroam-cache-backlinks": ("cacheBacklinksMemoryMb", "cacheBacklinksTimeoutSeconds"),
     "wikiroam-telemetry-shipper": ("shipperMemoryMb", "shipperTimeoutSeconds"),
+    "wikiroam-gaps-check": ("gapCheckMemoryMb", "gapCheckTimeoutSeconds"),
 }
 
 
-def test_given_each_stack_then_there_are_exactly_the_six_functions(deployment):
+def test_given_each_stack_then_there_are_exactly_the_seven_functions(deployment):
     assert sorted(r.name for r in deployment.of_type("aws:lambda/function:Function")) == sorted(
         f"{name}-function" for name in FUNCTIONS
     )

@@ -36,6 +36,7 @@ ALL_DOCUMENTS = {
     "start": policies.function_policy(LOG_GROUP, policies.cache_start_statements(PAGES)),
     "info": policies.function_policy(LOG_GROUP, policies.cache_info_statements(PAGES)),
     "backlinks": policies.function_policy(LOG_GROUP, policies.cache_backlinks_statements(PAGES, LINKS)),
+    "gap check": policies.function_policy(LOG_GROUP, policies.gap_check_statements(PAGES)),
     "state machine": policies.state_machine_policy(FUNCTIONS),
     "site bucket": policies.site_bucket_policy(BUCKET, DISTRIBUTION),
     "dead-letter queue": policies.dead_letter_queue_policy(QUEUE, TOPIC),
@@ -68,6 +69,10 @@ def test_given_the_trigger_then_it_runs_executions_puts_requests_back_and_sends_
         ("sns:Publish", TOPIC),
         ("sqs:SendMessage", QUEUE),
     }
+
+
+def test_given_the_gap_check_then_it_scans_and_marks_the_pages_table_only():
+    assert grants(policies.gap_check_statements(PAGES)) == {("dynamodb:Scan", PAGES), ("dynamodb:UpdateItem", PAGES)}
 
 
 def test_given_the_cache_steps_then_each_gets_only_the_calls_it_makes():

@@ -18,6 +18,7 @@ EXPORTS = {
     "cacheTopicArn",
     "cacheDeadLetterQueueUrl",
     "stateMachineArn",
+    "gapCheckFunctionName",
 }
 # Every resource type the program creates without a custom domain (the local deployer must know each one).
 RESOURCE_TYPES = {
@@ -28,6 +29,7 @@ RESOURCE_TYPES = {
     "wikiroam:components:Api",
     "wikiroam:components:Site",
     "wikiroam:components:Telemetry",
+    "wikiroam:components:GapCheck",
     "command:local:Command",
     "aws:lambda/layerVersion:LayerVersion",
     "aws:lambda/function:Function",
@@ -45,6 +47,8 @@ RESOURCE_TYPES = {
     "aws:secretsmanager/secret:Secret",
     "aws:secretsmanager/secretVersion:SecretVersion",
     "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter",
+    "aws:cloudwatch/eventRule:EventRule",
+    "aws:cloudwatch/eventTarget:EventTarget",
     "aws:apigatewayv2/api:Api",
     "aws:apigatewayv2/integration:Integration",
     "aws:apigatewayv2/route:Route",

@@ -21,6 +21,7 @@ FUNCTION_LOGS = {
     "start": "wikiroam-cache-start-logs-1a2b3c4",
     "info": "wikiroam-cache-info-logs-1a2b3c4",
     "backlinks": "wikiroam-cache-backlinks-logs-1a2b3c4",
+    "gap-check": "wikiroam-gaps-check-logs-1a2b3c4",
 }
 EXECUTION_LOGS = "wikiroam-cache-executions-logs-1a2b3c4"
 

@@ -49,6 +49,7 @@ PLACEHOLDERS = frozenset(
         "cache_info_function",
         "cache_backlinks_function",
         "shipper_function",
+        "gap_check_function",
         "state_machine_arn",
         "pages_table",
         "links_table",
