@@ -8,15 +8,16 @@ Here a call gives up, with botocore's own exception, while its function still ha
 | profile | used by | connect | read | attempts | worst case (all attempts time out, longest backoff) |
 |---|---|---|---|---|---|
 | `READER` | api (15 s) | 1 s | 3 s | 2 | 2 x 4 s + 1 s backoff = 9 s |
-| `BACKGROUND` | trigger's publish, cache steps (30 s), shipper (60 s) | 1 s | 4 s | 3 | 3 x 5 s + 3 s backoff = 18 s |
-| `PIPELINE_RUN` | trigger's StartSyncExecution (900 s) | 1 s | 310 s | 2 | 2 x 311 s + 1 s = 623 s, left at start |
+| `BACKGROUND` | trigger's publish, steps (30 s), gaps (120 s), shipper (60 s) | 1 s | 4 s | 3 | 3 x 5 s + 3 s = 18 s |
+| `PIPELINE_RUN` | trigger's StartSyncExecution (300 s) | 1 s | 120 s | 1 | 121 s, left at each start |
 
 `standard` retry mode retries throttles and transient errors with full-jitter exponential backoff (up to 1, 2 s
 before the 2nd and 3rd attempts) and the same rules in every SDK. A DynamoDB throttle that outlasts the attempts
 (a `ClientError` such as `ProvisionedThroughputExceededException`) leaves `functions.store` as `WriteThrottled` or
 `ReadThrottled`: the api answers 503, a step's Retry retries it.
-`PIPELINE_RUN` waits for a whole execution (StartSyncExecution answers when it ends, five minutes at most): the
-trigger starts one only while its own timeout leaves that profile's worst case. Every other DynamoDB, SNS, Step
+`PIPELINE_RUN` waits for an execution (StartSyncExecution answers when it ends): two minutes at most, then the
+trigger goes on and the execution runs on by itself; the trigger starts one only while its own timeout leaves
+that long. Every other DynamoDB, SNS, Step
 Functions and Secrets Manager call answers in milliseconds in the same region, so these timeouts only cut what is
 already broken. `botocore.config` is imported by boto3 itself: no cold-start cost.
 """
@@ -27,8 +28,6 @@ from typing import Any, Final
 
 import boto3
 from botocore.config import Config
-
-from functions.contract import SYNC_EXECUTION_LIMIT_SECONDS
 
 CONNECT_TIMEOUT_SECONDS: Final = 1
 READER_READ_TIMEOUT_SECONDS: Final = 3
@@ -49,21 +48,16 @@ BACKGROUND: Final = Config(
     retries={"mode": "standard", "total_max_attempts": BACKGROUND_MAX_ATTEMPTS},
 )
 
-# The trigger's StartSyncExecution: the answer comes when the execution ends, within Step Functions' five minutes.
-# Two attempts (a throttled start is worth one retry; a read timeout means the connection broke, and a retry runs
-# the page again, which its claim makes harmless). The trigger starts a page only while its own timeout leaves
-# `PIPELINE_RUN_WORST_SECONDS`.
-PIPELINE_RUN_READ_TIMEOUT_SECONDS: Final = SYNC_EXECUTION_LIMIT_SECONDS + 10
-PIPELINE_RUN_MAX_ATTEMPTS: Final = 2
+# The trigger's StartSyncExecution: the answer comes when the execution ends. A cache execution takes seconds; one
+# that outlasts the wait (a hub's backlinks under a slow wiki) runs on by itself, the trigger goes on with the
+# next page. One attempt: a read timeout is that long execution, and a retry would start the page a second time.
+PIPELINE_RUN_READ_TIMEOUT_SECONDS: Final = 120
 PIPELINE_RUN: Final = Config(
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=PIPELINE_RUN_READ_TIMEOUT_SECONDS,
-    retries={"mode": "standard", "total_max_attempts": PIPELINE_RUN_MAX_ATTEMPTS},
+    retries={"mode": "standard", "total_max_attempts": 1},
 )
-# Every attempt timing out, with standard mode's longest backoff (1 s) between the two.
-PIPELINE_RUN_WORST_SECONDS: Final = (
-    PIPELINE_RUN_MAX_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + PIPELINE_RUN_READ_TIMEOUT_SECONDS) + 1
-)
+PIPELINE_RUN_WORST_SECONDS: Final = CONNECT_TIMEOUT_SECONDS + PIPELINE_RUN_READ_TIMEOUT_SECONDS
 
 
 def aws_client(service: str, config: Config) -> Any:

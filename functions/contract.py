@@ -111,10 +111,10 @@ RETRY_MAX_DELAY_SECONDS = 20
 # and a burst of searches waits in Lambda's queue of asynchronous events (the trigger's throttled invocations,
 # retried by Lambda for up to the event's maximum age) instead of exhausting the steps' throttle Retry.
 TRIGGER_EXECUTIONS_IN_FLIGHT = 2
-# Step Functions ends a synchronous Express execution at five minutes. The trigger starts a page only while its own
-# timeout leaves the worst case of that call (`functions.clients.PIPELINE_RUN_WORST_SECONDS`) and the margin below;
-# it publishes the pages it could not start as a new cache request, back into the queue.
-SYNC_EXECUTION_LIMIT_SECONDS = 300
+# The trigger waits for an execution two minutes at most (`functions.clients.PIPELINE_RUN`; Step Functions would
+# end a synchronous Express execution at five): one still running then runs on by itself. It starts a page only
+# while its own timeout leaves that wait and the margin below; it publishes the pages it could not start as a new
+# cache request, back into the queue.
 TRIGGER_DEADLINE_MARGIN_SECONDS = 10
 
 # How long a claim keeps other executions off a page; past it, a stalled execution's page can be taken over.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ReadTimeoutError
 from opentelemetry.trace import SpanKind
 
 from functions import telemetry
@@ -54,7 +55,8 @@ class CacheRequestPublisher:
 
 
 class PipelineRun:
-    """How one page's execution ended: `status` is StartSyncExecution's SUCCEEDED, FAILED or TIMED_OUT.
+    """How one page's execution ended: `status` is StartSyncExecution's SUCCEEDED, FAILED or TIMED_OUT, or
+    RUNNING when it outlasted the wait (it runs on by itself; `execution_arn` is then its name).
 
     A plain class: the api imports this module for its publisher, and a dataclass costs its cold start.
     """
@@ -97,11 +99,16 @@ class PipelineRunner:
             carrier = telemetry.trace_carrier()
             name = execution_name(page, message_id, carrier.get("traceparent"))
             span.set_attribute("aws.step_functions.execution.name", name)
-            response = self._client.start_sync_execution(
-                stateMachineArn=self._state_machine_arn,
-                name=name,
-                input=json.dumps(execution_input(page, reason, carrier), ensure_ascii=False),
-            )
+            try:
+                response = self._client.start_sync_execution(
+                    stateMachineArn=self._state_machine_arn,
+                    name=name,
+                    input=json.dumps(execution_input(page, reason, carrier), ensure_ascii=False),
+                )
+            except ReadTimeoutError:
+                # A long execution (a hub's backlinks under a slow wiki): it runs on, the trigger goes on.
+                span.set_attribute("aws.step_functions.execution.status", "RUNNING")
+                return PipelineRun(page.pageid, name, "RUNNING", "WaitedOut")
             run = PipelineRun(page.pageid, response["executionArn"], response["status"], response.get("error"))
             span.set_attribute("aws.step_functions.execution.arn", run.execution_arn)
             span.set_attribute("aws.step_functions.execution.status", run.status)

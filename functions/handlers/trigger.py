@@ -60,10 +60,11 @@ class Trigger:
         last_start = self._clock() + context.get_remaining_time_in_millis() / 1000 - self._time_per_page
         runs = self._run(work, last_start)
         put_back = self._put_back(work)
-        failed = [run for run in runs if run.status != "SUCCEEDED"]
+        failed = [run for run in runs if run.status not in ("SUCCEEDED", "RUNNING")]
         return {
             "executions": [run.execution_arn for run in runs],
             "failed": [{"pageid": run.pageid, "status": run.status, "error": run.error} for run in failed],
+            "still_running": [run.pageid for run in runs if run.status == "RUNNING"],
             "put_back": put_back,
         }
 
