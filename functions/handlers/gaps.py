@@ -81,7 +81,7 @@ def _seconds_left(context: Any) -> Callable[[], float] | None:
     return None if remaining is None else lambda: float(remaining()) / 1000.0
 
 
-@telemetry.traced_handler(scheduled_invocation, trigger="other", name="gap-check", operation=GAP_CHECK_OPERATION)
+@telemetry.traced_handler(scheduled_invocation, trigger="timer", name="gap-check", operation=GAP_CHECK_OPERATION)
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Compare a sample of complete pages with the wiki, mark the gaps, answer the report."""
     checker = app()

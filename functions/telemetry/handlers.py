@@ -35,7 +35,8 @@ EXECUTION_SPAN_NAME = "StepFunctions.Execution"
 _MAX_CAUSE_CHARS = 1024
 _NS_PER_MS = 1_000_000
 
-Trigger = Literal["http", "pubsub", "other"]
+# OpenTelemetry's `faas.trigger` values WikiRoam's functions have (`timer`: the scheduled gap check).
+Trigger = Literal["http", "pubsub", "timer", "other"]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 

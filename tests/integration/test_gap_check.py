@@ -109,6 +109,7 @@ def test_given_a_page_whose_cached_count_differs_when_wikiroam_gaps_runs_then_th
     assert root["attributes"][GAPS_FOUND] >= 1
     assert root["attributes"][WIKI_REQUESTS] >= len(complete)
     assert root["attributes"]["faas.coldstart"] is True
+    assert root["attributes"]["faas.trigger"] == "timer"
 
 
 def test_given_a_dry_run_then_the_function_compares_but_marks_nothing_and_records_no_outcome(stack: LocalStack):
