@@ -100,6 +100,8 @@ class AsyncInvoker:
         # burst of throttled events, never holds up the shipper's log batches.
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pending: set[Future[None]] = set()
+        # What each pending invocation delivers, by function: the events Lambda's queue holds (AsyncEventAge's).
+        self._queued: dict[Future[None], tuple[str, dict[str, Any]]] = {}
         self._guard = threading.Lock()
         self._stopping = threading.Event()
         self.failures: list[dict[str, Any]] = []
@@ -107,14 +109,21 @@ class AsyncInvoker:
     def submit(self, function: Any, event: Mapping[str, Any]) -> None:
         """Queue one asynchronous invocation of a moto LambdaFunction."""
         self._activity.begin()
+        delivered = dict(event)
         try:
-            future = self._pool(function.function_name).submit(self._deliver, function, dict(event))
+            future = self._pool(function.function_name).submit(self._deliver, function, delivered)
         except RuntimeError:
             self._activity.end()
             raise
         with self._guard:
             self._pending.add(future)
+            self._queued[future] = (function.function_name, delivered)
         future.add_done_callback(self._done)
+
+    def queued(self, function_name: str) -> list[dict[str, Any]]:
+        """The events still waiting for (or being retried on) `function_name`: its asynchronous queue."""
+        with self._guard:
+            return [event for name, event in self._queued.values() if name == function_name]
 
     def _pool(self, function_name: str) -> ThreadPoolExecutor:
         with self._guard:
@@ -144,6 +153,7 @@ class AsyncInvoker:
     def _done(self, future: Future[None]) -> None:
         with self._guard:
             self._pending.discard(future)
+            self._queued.pop(future, None)
         self._activity.end()
         error = future.exception() if not future.cancelled() else None
         if error is not None:
