@@ -9,13 +9,13 @@ Here a call gives up, with botocore's own exception, while its function still ha
 |---|---|---|---|---|---|
 | `READER` | api (15 s) | 1 s | 3 s | 2 | 2 x 4 s + 1 s backoff = 9 s |
 | `BACKGROUND` | trigger's publish, steps (30 s), gaps (120 s), shipper (60 s) | 1 s | 4 s | 3 | 3 x 5 s + 3 s = 18 s |
-| `PIPELINE_RUN` | trigger's StartSyncExecution (300 s) | 1 s | 120 s | 1 | 121 s, left at each start |
+| `PIPELINE_RUN` | trigger's StartSyncExecution (180 s) | 1 s | 60 s | 1 | 61 s, left at each start |
 
 `standard` retry mode retries throttles and transient errors with full-jitter exponential backoff (up to 1, 2 s
 before the 2nd and 3rd attempts) and the same rules in every SDK. A DynamoDB throttle that outlasts the attempts
 (a `ClientError` such as `ProvisionedThroughputExceededException`) leaves `functions.store` as `WriteThrottled` or
 `ReadThrottled`: the api answers 503, a step's Retry retries it.
-`PIPELINE_RUN` waits for an execution (StartSyncExecution answers when it ends): two minutes at most, then the
+`PIPELINE_RUN` waits for an execution (StartSyncExecution answers when it ends): a minute at most, then the
 trigger goes on and the execution runs on by itself; the trigger starts one only while its own timeout leaves
 that long. Every other DynamoDB, SNS, Step
 Functions and Secrets Manager call answers in milliseconds in the same region, so these timeouts only cut what is
@@ -51,7 +51,7 @@ BACKGROUND: Final = Config(
 # The trigger's StartSyncExecution: the answer comes when the execution ends. A cache execution takes seconds; one
 # that outlasts the wait (a hub's backlinks under a slow wiki) runs on by itself, the trigger goes on with the
 # next page. One attempt: a read timeout is that long execution, and a retry would start the page a second time.
-PIPELINE_RUN_READ_TIMEOUT_SECONDS: Final = 120
+PIPELINE_RUN_READ_TIMEOUT_SECONDS: Final = 60
 PIPELINE_RUN: Final = Config(
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=PIPELINE_RUN_READ_TIMEOUT_SECONDS,

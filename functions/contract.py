@@ -111,7 +111,7 @@ RETRY_MAX_DELAY_SECONDS = 20
 # and a burst of searches waits in Lambda's queue of asynchronous events (the trigger's throttled invocations,
 # retried by Lambda for up to the event's maximum age) instead of exhausting the steps' throttle Retry.
 TRIGGER_EXECUTIONS_IN_FLIGHT = 2
-# The trigger waits for an execution two minutes at most (`functions.clients.PIPELINE_RUN`; Step Functions would
+# The trigger waits for an execution a minute at most (`functions.clients.PIPELINE_RUN`; Step Functions would
 # end a synchronous Express execution at five): one still running then runs on by itself. It starts a page only
 # while its own timeout leaves that wait and the margin below; it publishes the pages it could not start as a new
 # cache request, back into the queue.

@@ -56,7 +56,7 @@ class CacheRequestPublisher:
 
 class PipelineRun:
     """How one page's execution ended: `status` is StartSyncExecution's SUCCEEDED, FAILED or TIMED_OUT, or
-    RUNNING when it outlasted the wait (it runs on by itself; `execution_arn` is then its name).
+    RUNNING when it outlasted the trigger's wait (it runs on by itself; `execution_arn` is then its name).
 
     A plain class: the api imports this module for its publisher, and a dataclass costs its cold start.
     """

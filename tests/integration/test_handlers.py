@@ -34,7 +34,7 @@ class Context:
     function_name = "wikiroam-test"
     aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
 
-    def __init__(self, remaining_ms: int = 300_000) -> None:
+    def __init__(self, remaining_ms: int = 180_000) -> None:
         self.remaining_ms = remaining_ms
 
     def get_remaining_time_in_millis(self) -> int:
@@ -304,20 +304,20 @@ def test_given_an_execution_that_fails_then_the_trigger_reports_it_and_does_not_
 
 
 def test_given_too_little_time_left_for_an_execution_then_its_pages_go_back_on_the_topic(env, aws):
-    # 200 s left: the first page starts (121 s of worst wait + 10 s of margin fit: last start at 69 s), then the
+    # 100 s left: the first page starts (61 s of worst wait + 10 s of margin fit: last start at 29 s), then the
     # clock is past the last start. A clock that jumps lets the test see both sides without waiting.
     ticks = iter([0.0, 0.0, 100.0, 100.0, 100.0])
     built = trigger.build(dict(env))
     built._clock = lambda: next(ticks, 100.0)
 
-    result = built(load_event("sns_cache_request"), Context(remaining_ms=200_000))
+    result = built(load_event("sns_cache_request"), Context(remaining_ms=100_000))
 
     assert (len(result["executions"]), result["put_back"]) == (1, 1)
     assert aws.published() == [{"pages": [{"pageid": 1001, "title": "AC/DC"}], "reason": "search"}]
 
 
 def test_given_no_time_left_for_any_execution_then_every_page_goes_back_and_none_starts(env, aws):
-    result = trigger.handler(load_event("sns_cache_request"), Context(remaining_ms=60_000))
+    result = trigger.handler(load_event("sns_cache_request"), Context(remaining_ms=30_000))
 
     assert (result["executions"], result["put_back"]) == ([], 2)
     sfn = boto3.client("stepfunctions")

@@ -19,7 +19,7 @@ def test_given_an_execution_that_outlasts_the_wait_then_the_run_says_running_and
     machine = sfn.create_state_machine(
         name="slow", definition=json.dumps(SLOW_MACHINE), roleArn=local_aws.role, type="EXPRESS"
     )["stateMachineArn"]
-    # The PIPELINE_RUN profile's two minutes, cut to one second; one attempt, as the profile has.
+    # The PIPELINE_RUN profile's minute, cut to one second; one attempt, as the profile has.
     impatient = boto3.client(
         "stepfunctions",
         endpoint_url=local_aws.endpoint,

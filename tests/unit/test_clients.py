@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 
 HANDLERS = Path(__file__).resolve().parents[2] / "functions" / "handlers"
 # Each function's timeout (Pulumi.yaml defaults) and the profile its clients use.
-FUNCTION_TIMEOUTS = {"api": (15, READER), "trigger's publish": (300, BACKGROUND), "cache steps": (30, BACKGROUND)}
+FUNCTION_TIMEOUTS = {"api": (15, READER), "trigger's publish": (180, BACKGROUND), "cache steps": (30, BACKGROUND)}
 
 
 @pytest.fixture(autouse=True)
@@ -55,5 +55,5 @@ def test_given_the_handlers_then_none_makes_a_boto3_client_without_the_profiles(
 def test_given_the_trigger_then_it_waits_for_an_execution_once_and_has_time_to_start_pages_after():
     # One attempt: a read timeout is a long execution running on, and a retry would start its page again.
     assert PIPELINE_RUN.retries["total_max_attempts"] == 1
-    # The trigger's 300 s leave a window to start pages after the worst wait and the margin.
-    assert PIPELINE_RUN_WORST_SECONDS + TRIGGER_DEADLINE_MARGIN_SECONDS < 300 / 2
+    # The trigger's 180 s leave a window to start pages after the worst wait and the margin.
+    assert PIPELINE_RUN_WORST_SECONDS + TRIGGER_DEADLINE_MARGIN_SECONDS < 180 / 2
