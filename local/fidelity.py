@@ -459,8 +459,10 @@ class SyncWaits:
     """The StartSyncExecution calls waiting for their execution, and the turns the in-process runner lends.
 
     The in-process runner (`local.runner`) runs one invocation at a time under one lock. The trigger holds it
-    while it waits for its executions, whose steps need it too: while a synchronous call waits, one invocation at a
-    time may borrow a turn. A call answers only once no borrowed turn is left running, so the trigger never writes
+    while it waits for its executions, whose steps need it too: while a synchronous call waits, one invocation
+    of another function at a time may borrow a turn (never the waiting function's, a second trigger, which would
+    wait in its turn in turn). A call
+    answers only once no borrowed turn is left running, so the trigger never writes
     its output while another invocation's is being captured.
     """
 
@@ -497,6 +499,7 @@ class SyncWaits:
 
 
 SYNC_WAITS = SyncWaits()
+
 
 # How often a StartSyncExecution call looks at its execution's status.
 _SYNC_POLL_SECONDS = 0.02

@@ -17,7 +17,8 @@ SNS -> Lambda and Logs subscription -> Lambda, with a runner that:
 
 `os.environ`, `sys.modules` and the output streams are process-wide, so invocations are serialised by one
 lock, except that an invocation waiting for a synchronous Step Functions execution (the trigger) lends its turn
-to one invocation at a time meanwhile (the execution's steps), which it could not go on without. A handler
+to one invocation of another function at a time meanwhile (the steps), which it could not go on without; an
+invocation's output is captured by context, so the threads a handler starts write into its own log. A handler
 cannot be pre-empted in a thread: one that overruns its timeout runs to the end, then its
 invocation is reported as `Sandbox.Timedout`, as Lambda would.
 """
@@ -40,6 +41,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,15 +96,19 @@ class LambdaContext:
 
 
 class _Capture:
-    """Collects what the invoking thread writes while an invocation runs."""
+    """Collects what an invocation writes while it runs: its thread's, and the threads it starts in its context."""
 
-    def __init__(self, thread_id: int) -> None:
-        self.thread_id = thread_id
+    def __init__(self) -> None:
         self.buffer = io.StringIO()
 
 
+# The invocation whose output this context's writes belong to. A context variable, not the thread: the threads a
+# handler starts with its context (the trigger's lanes) write into its log too, as in a Lambda sandbox.
+_CAPTURE: ContextVar[_Capture | None] = ContextVar("wikiroam_lambda_capture", default=None)
+
+
 class _StreamRouter(io.TextIOBase):
-    """Stands in for sys.stdout/sys.stderr: the invoking thread's writes go to its invocation's capture."""
+    """Stands in for sys.stdout/sys.stderr: an invocation's writes (its context's) go to its capture."""
 
     def __init__(self, runner: LambdaRunner, original: TextIO) -> None:
         self._runner = runner
@@ -126,7 +132,7 @@ class _StreamRouter(io.TextIOBase):
 
 
 class _LambdaLogHandler(logging.Handler):
-    """The Lambda runtime's root log handler: records of the invoking thread, in the runtime's text format."""
+    """The Lambda runtime's root log handler: an invocation's records (its context's), in the runtime's text format."""
 
     def __init__(self, runner: LambdaRunner) -> None:
         super().__init__(level=logging.WARNING)
@@ -168,8 +174,9 @@ class LambdaRunner:
         self._lock = threading.RLock()
         self._sandboxes: dict[str, _Sandbox] = {}
         self._log_groups: dict[str, str] = {}
-        self._capture: _Capture | None = None
         self._current_request_id = ""
+        # The function whose invocation holds the lock (a borrowed turn never goes to the same function).
+        self._holder: str | None = None
         self._running: tuple[str, float] | None = None
         # The latest invocations, for tests and the local views; bounded, as a long `make dev` makes many.
         self.invocations: deque[Invocation] = deque(maxlen=MAX_INVOCATIONS_KEPT)
@@ -198,24 +205,27 @@ class LambdaRunner:
         request_id = str(uuid.uuid4())
         log_group = self._log_groups.get(function.function_name, f"/aws/lambda/{function.function_name}")
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[{function.version}]{secrets.token_hex(16)}"
-        with self._turn():
+        with self._turn(function.function_name):
             invocation = self._run(function, event, request_id, log_group, stream)
         save_logs(function, log_group, stream, invocation.log_lines)
         self.invocations.append(invocation)
         return invocation.payload, invocation.errored, "\n".join(invocation.log_lines)
 
     @contextmanager
-    def _turn(self) -> Iterator[None]:
+    def _turn(self, function_name: str) -> Iterator[None]:
         """The runner's lock; or, while the invocation holding it waits for a synchronous execution (the trigger),
-        a turn borrowed from it (`local.fidelity.SYNC_WAITS`): that execution's steps must run for it to go on."""
+        a turn borrowed from it (`local.fidelity.SYNC_WAITS`) by another function's invocation: that execution's
+        steps must run for it to go on."""
         while True:
             if self._lock.acquire(timeout=_TURN_POLL_SECONDS):
+                outer, self._holder = self._holder, function_name
                 try:
                     yield
                 finally:
+                    self._holder = outer
                     self._lock.release()
                 return
-            if SYNC_WAITS.try_borrow():
+            if function_name != self._holder and SYNC_WAITS.try_borrow():
                 try:
                     yield
                 finally:
@@ -232,20 +242,22 @@ class LambdaRunner:
             sandbox.started = False
         cold_start = not sandbox.started
         context = LambdaContext(function, request_id, stream, log_group)
-        capture = _Capture(threading.get_ident())
+        capture = _Capture()
         started = time.monotonic()
-        outer = self._capture, self._current_request_id
+        outer = self._current_request_id
         with (
             self._environment(function, log_group, stream),
             self._sandbox(sandbox, code_dir),
             self._routed_streams(),
         ):
-            self._capture, self._current_request_id = capture, request_id
+            self._current_request_id = request_id
             self._running = (function.function_name, started)
+            token = _CAPTURE.set(capture)
             try:
                 payload, errored = self._call_handler(function, event, context, request_id)
             finally:
-                self._capture, self._current_request_id = outer
+                _CAPTURE.reset(token)
+                self._current_request_id = outer
                 self._running = None
         sandbox.started = True
         duration_ms = (time.monotonic() - started) * 1000
@@ -369,10 +381,7 @@ class LambdaRunner:
         return self._capture_for_current_thread() is not None
 
     def _capture_for_current_thread(self) -> _Capture | None:
-        capture = self._capture
-        if capture is not None and capture.thread_id == threading.get_ident():
-            return capture
-        return None
+        return _CAPTURE.get()
 
 
 def _sandboxed(module_name: str) -> bool:

@@ -289,6 +289,8 @@ def test_given_the_in_process_runner_then_the_trigger_lends_its_turn_and_a_searc
         pageids = [r["pageid"] for r in answer.json()["results"]]
         items = stack.wait_until_cached(pageids, timeout=120)
         assert stack.wait_idle(60)
+        # The trigger's lanes are threads of its own: their spans still reach its log, and so the trace.
+        names = [s.name for t in stack.traces.trace_ids() for s in stack.traces.spans(t)]
         trigger = stack.function_name("wikiroam-cache-trigger-function")
         assert stack.runner is not None
         runs = [i for i in stack.runner.invocations if i.function_name == trigger]
@@ -303,3 +305,4 @@ def test_given_the_in_process_runner_then_the_trigger_lends_its_turn_and_a_searc
     assert not any(run.errored for run in runs)
     # The trigger's own output (its span lines) reached its log group, not a borrower's.
     assert any("OTLPv1" in event["message"] for event in trigger_log["events"])
+    assert names.count("SFN.StartSyncExecution") == len(pageids), names
