@@ -5,7 +5,7 @@ Three layers, each importing only the ones below it:
 | handler (`functions/handlers/`) | logic | data and messaging access |
 |---|---|---|
 | `api.handler` | `pages.PageService` | `store.PageStore`, `.LinkStore`, `messaging.CacheRequestPublisher`, `wiki` |
-| `trigger.handler` | `trigger.Trigger` | `messaging.PipelineStarter` |
+| `trigger.handler` | `trigger.Trigger` | `messaging.PipelineRunner`, `messaging.CacheRequestPublisher` |
 | `cache_steps.start`, `.info`, `.backlinks` | `caching.CacheSteps` | `store.PageStore`, `store.LinkStore`, `wiki` |
 | `shipper.handler` | `shipping.Shipper` | the OTLP endpoint (`shipping.export.RequestsTransport`) |
 

@@ -95,7 +95,7 @@ def execution_name(page: PageRef, message_id: str, traceparent: str | None = Non
 
     Started inside a trace, `<pageid>-<traceparent>`: the name is part of the execution ARN in every event the
     state machine logs, so the shipper learns the trace from the logs without their execution data. The span id
-    in it is the StartExecution span's own, so the name is unique per start. Without a trace (telemetry off),
+    in it is the StartSyncExecution span's own, so the name is unique per start. Without a trace (telemetry off),
     `<pageid>-<SNS message id>`.
     """
     if traceparent is not None and _IS_TRACEPARENT.match(traceparent):

@@ -63,7 +63,7 @@ def aws_call_span(
 ) -> Iterator[trace.Span]:
     """A span the caller opens itself for the one AWS call it makes inside (`service`.`method`).
 
-    For a call whose span must exist before the call does: a PRODUCER publish, or the StartExecution whose
+    For a call whose span must exist before the call does: a PRODUCER publish, or the StartSyncExecution whose
     context `_trace` carries into the execution. The client hook then adds the call's attributes to this span
     instead of nesting a twin CLIENT span under it.
     """

@@ -72,7 +72,7 @@ class StepState:
     (`state_span_id`). Only the attempt that ends the state writes it (it succeeded, or failed with no retry
     left): earlier attempts' spans name it as their parent all the same. The attempt that ends the execution,
     as the state machine's `ends_execution` says (`components/cache_workflow.py`), writes the execution's span,
-    from the execution's start time to its own end, the child of the StartExecution span that started it.
+    from the execution's start time to its own end, the child of the StartSyncExecution span that started it.
     """
 
     def __init__(

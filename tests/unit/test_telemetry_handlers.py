@@ -200,7 +200,7 @@ def test_given_a_task_that_ends_its_execution_then_the_step_writes_its_state_spa
     assert faas.parent_span_id == state.span_id
     assert state.parent_span_id == execution.span_id
     assert int.from_bytes(execution.span_id, "big") == telemetry.execution_span_id(NAMED_EXECUTION)
-    # The execution is the child of the trigger's StartExecution span, whose traceparent its name carries.
+    # The execution is the child of the trigger's StartSyncExecution span, whose traceparent its name carries.
     assert execution.parent_span_id.hex() == "b7ad6b7169203331"
     assert {s.trace_id.hex() for s in (faas, state, execution)} == {"4bf92f3577b34da6a3ce929d0e0e4736"}
     assert state.start_time_unix_nano == telemetry.epoch_ms("2026-11-27T19:08:59.613Z") * 10**6
