@@ -101,7 +101,7 @@ class AsyncInvoker:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pending: set[Future[None]] = set()
         # What each pending invocation delivers, by function: the events Lambda's queue holds (AsyncEventAge's).
-        self._queued: dict[Future[None], tuple[str, dict[str, Any]]] = {}
+        self._queued: dict[Future[None], tuple[str, dict[str, Any], float]] = {}
         self._guard = threading.Lock()
         self._stopping = threading.Event()
         self.failures: list[dict[str, Any]] = []
@@ -117,13 +117,24 @@ class AsyncInvoker:
             raise
         with self._guard:
             self._pending.add(future)
-            self._queued[future] = (function.function_name, delivered)
+            self._queued[future] = (function.function_name, delivered, time.monotonic())
         future.add_done_callback(self._done)
 
     def queued(self, function_name: str) -> list[dict[str, Any]]:
         """The events still waiting for (or being retried on) `function_name`: its asynchronous queue."""
         with self._guard:
-            return [event for name, event in self._queued.values() if name == function_name]
+            return [event for name, event, _ in self._queued.values() if name == function_name]
+
+    def queues(self) -> dict[str, dict[str, float]]:
+        """Per function with events waiting: how many, and the oldest one's age in seconds (AsyncEventAge's)."""
+        now = time.monotonic()
+        found: dict[str, dict[str, float]] = {}
+        with self._guard:
+            for name, _, submitted in self._queued.values():
+                queue = found.setdefault(name, {"events": 0, "oldest_age_s": 0.0})
+                queue["events"] += 1
+                queue["oldest_age_s"] = round(max(queue["oldest_age_s"], now - submitted), 1)
+        return found
 
     def _pool(self, function_name: str) -> ThreadPoolExecutor:
         with self._guard:

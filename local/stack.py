@@ -450,7 +450,13 @@ class LocalStack:
 
         def lambda_runtime(rest: str, query: Mapping[str, str]) -> tuple[int, Any]:
             assert self.runner is not None
-            return 200, {"runtime": self.options.runtime, "functions": self.runner.stats()}
+            return 200, {
+                "runtime": self.options.runtime,
+                "functions": self.runner.stats(),
+                # Lambda's queues of asynchronous events: a burst waiting for the trigger (the pipeline's
+                # backpressure), as the queue-age monitor sees it in AWS.
+                "async_queues": self.invoker.queues() if self.invoker is not None else {},
+            }
 
         return {
             "/api/local/resources": resources,

@@ -135,7 +135,12 @@ def test_given_throttled_asynchronous_deliveries_then_every_message_still_arrive
 
     for index in range(4):
         sns.publish(TopicArn=topic, Message=json.dumps({"action": "sleep", "seconds": 0.3, "n": index}))
+    # The events wait in the function's queue while it runs one at a time, as AsyncEventAge would show.
+    waiting = local_aws.invoker.queues()["probe-sns-reserved"]
+    assert waiting["events"] >= 2
+    assert waiting["oldest_age_s"] >= 0
     assert local_aws.activity.wait_idle(60)
+    assert local_aws.invoker.queues() == {}
 
     delivered = [i for i in local_aws.runner.invocations if i.function_name == "probe-sns-reserved" and not i.errored]
     assert sorted(json.loads(i.event["Records"][0]["Sns"]["Message"])["n"] for i in delivered) == [0, 1, 2, 3]
