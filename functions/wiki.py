@@ -83,6 +83,11 @@ def user_agent(contact: str) -> str:
     return f"WikiRoam/{__version__} ({contact}) requests/{requests.__version__}"
 
 
+# Background work (the cache steps, the gap check) sends `maxlag`, so it is the first to back off when the wiki's
+# replicas lag (API etiquette); a reader's search does not.
+BACKGROUND_MAXLAG_SECONDS = 5
+
+
 class WikiClient:
     """Calls one wiki's api.php; raises `WikiError` subclasses instead of returning bad data."""
 
@@ -338,3 +343,8 @@ def _page(raw: Mapping[str, Any]) -> WikiPage:
         thumbnail=str(thumbnail["source"]) if isinstance(thumbnail, dict) and "source" in thumbnail else None,
         lastrevid=int(lastrevid) if isinstance(lastrevid, int) else None,
     )
+
+
+def background_client(api_url: str, *, contact: str, timeout: float) -> WikiClient:
+    """The wiki client of background work: `maxlag` at `BACKGROUND_MAXLAG_SECONDS`, the default retries."""
+    return WikiClient(api_url, contact=contact, timeout=timeout, maxlag=BACKGROUND_MAXLAG_SECONDS)

@@ -322,13 +322,13 @@ def _direct_gap_check(args: argparse.Namespace, targets: Any, sample: int, max_r
     from functions.gaps import check_gaps
     from functions.settings import DEFAULT_WIKI_API_URL
     from functions.store import PageStore
-    from functions.wiki import WikiClient
+    from functions.wiki import BACKGROUND_MAXLAG_SECONDS, WikiClient
     from wikiroam_cli.redrive import Progress, local_wiki_api_url, stderr_or_none
 
     api_url = args.wiki_api_url or (local_wiki_api_url(targets, args.local) if args.local else None)
     api_url = api_url or DEFAULT_WIKI_API_URL
     print(f"stack: pages table {targets.pages_table}; wiki {api_url}")
-    wiki = WikiClient(api_url, contact=args.contact, maxlag=5)
+    wiki = WikiClient(api_url, contact=args.contact, maxlag=BACKGROUND_MAXLAG_SECONDS)
     bars: list[Progress] = []
     report = check_gaps(
         PageStore(targets.client("dynamodb"), targets.pages_table),

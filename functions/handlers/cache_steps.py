@@ -21,13 +21,11 @@ from functions.handlers import SandboxApp
 from functions.messages import TaskEvent, parse_caught_failure, parse_task_event, task_operation
 from functions.settings import cache_settings
 from functions.store import LinkStore, PageStore
-from functions.wiki import WikiClient
+from functions.wiki import background_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# Background work: be the first to back off when the wiki's replicas lag (API etiquette).
-ETL_MAXLAG_SECONDS = 5
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +35,8 @@ def build(env: Mapping[str, str], *, dynamodb: DynamoDBClient | None = None) -> 
     settings = cache_settings(env)
     tables = telemetry.instrument_client(dynamodb or aws_client("dynamodb", BACKGROUND))
     return CacheSteps(
-        wiki=WikiClient(
-            settings.wiki.api_url,
-            contact=settings.wiki.contact,
-            timeout=settings.wiki.timeout_seconds,
-            maxlag=ETL_MAXLAG_SECONDS,
+        wiki=background_client(
+            settings.wiki.api_url, contact=settings.wiki.contact, timeout=settings.wiki.timeout_seconds
         ),
         pages=PageStore(tables, settings.pages_table),
         links=LinkStore(tables, settings.links_table),

@@ -21,13 +21,10 @@ from functions.gaps import check_gaps, record_summary
 from functions.handlers import SandboxApp
 from functions.settings import MAX_GAP_CHECK_MAX_REQUESTS, MAX_GAP_CHECK_SAMPLE, GapCheckSettings, gap_check_settings
 from functions.store import PageStore
-from functions.wiki import WikiClient
+from functions.wiki import WikiClient, background_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-# Background work: be the first to back off when the wiki's replicas lag (API etiquette), as the cache steps do.
-ETL_MAXLAG_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -46,11 +43,8 @@ def build(env: Mapping[str, str], *, dynamodb: DynamoDBClient | None = None) -> 
     return GapChecker(
         settings=settings,
         pages=PageStore(table, settings.pages_table),
-        wiki=WikiClient(
-            settings.wiki.api_url,
-            contact=settings.wiki.contact,
-            timeout=settings.wiki.timeout_seconds,
-            maxlag=ETL_MAXLAG_SECONDS,
+        wiki=background_client(
+            settings.wiki.api_url, contact=settings.wiki.contact, timeout=settings.wiki.timeout_seconds
         ),
     )
 
