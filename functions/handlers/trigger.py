@@ -28,8 +28,8 @@ from functions.settings import trigger_settings
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
-# A page still to run: the SNS message that asked for it, why, and which page.
-Work = tuple[str, Reason, PageRef]
+# A page still to run: its place in the event, the SNS message that asked for it, why, and which page.
+Work = tuple[int, str, Reason, PageRef]
 
 
 class Trigger:
@@ -53,9 +53,8 @@ class Trigger:
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         """Validate every record first, so a bad one starts nothing rather than half of the event."""
         requests = [(message_id, CacheRequest.from_json(body)) for message_id, body in _sns_messages(event)]
-        work: deque[Work] = deque(
-            (message_id, request.reason, page) for message_id, request in requests for page in request.pages
-        )
+        pages = [(message_id, request.reason, page) for message_id, request in requests for page in request.pages]
+        work: deque[Work] = deque((n, *page) for n, page in enumerate(pages))
         # The last moment a page may start: its call's worst case must end before the function's timeout does.
         last_start = self._clock() + context.get_remaining_time_in_millis() / 1000 - self._time_per_page
         runs = self._run(work, last_start)
@@ -70,7 +69,6 @@ class Trigger:
 
     def _run(self, work: deque[Work], last_start: float) -> list[PipelineRun]:
         runs: dict[int, PipelineRun] = {}
-        order = {id(item): n for n, item in enumerate(work)}
         guard = threading.Lock()
         stop = threading.Event()
 
@@ -82,14 +80,14 @@ class Trigger:
 
         def lane() -> None:
             while (item := next_page()) is not None:
-                message_id, reason, page = item
+                n, message_id, reason, page = item
                 try:
                     run = self._runner.run(page, reason, message_id)
                 except BaseException:
                     stop.set()  # the other lane starts nothing more: the event fails and Lambda retries it whole
                     raise
                 with guard:
-                    runs[order[id(item)]] = run
+                    runs[n] = run
 
         lanes = min(self._in_flight, len(work))
         with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="wikiroam-pipeline-run") as pool:
@@ -105,7 +103,7 @@ class Trigger:
             return 0
         publisher = self._publisher()
         by_reason: dict[Reason, list[PageRef]] = {}
-        for _, reason, page in work:
+        for _, _, reason, page in work:
             by_reason.setdefault(reason, []).append(page)
         for reason, pages in by_reason.items():
             for start in range(0, len(pages), MAX_PAGES_PER_REQUEST):
